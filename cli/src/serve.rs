@@ -1,0 +1,150 @@
+//! `imauth serve`: every route on one listener, through the same `shared::http::handle`
+//! the Lambda functions run, so local behaviour is the deployed behaviour.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use shared::auth::tokens::random_id;
+use shared::config::{Settings, parse_password_policy};
+use shared::error::Error;
+use shared::http::request::MAX_BODY_BYTES;
+use shared::http::respond::envelope;
+use shared::http::{Route, Services, handle, not_found};
+use shared::service::LoginService;
+use shared::service::provision::{NewApp, NewUser, build_app, build_user};
+use shared::store::{AppAdmin as _, EmbeddedStore, UserAdmin as _};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (`sam local start-api` uses port 3000 too).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Apps and users to load (JSON; see README).
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// Add a demo app and user and print a curl command that logs in.
+    #[arg(long)]
+    pub demo: bool,
+    /// Signing key set (JSON). Without it a key set is generated for this run.
+    #[arg(long, env = "IMAUTH_KEYS_FILE")]
+    pub keys: Option<PathBuf>,
+    /// `owasp`, `m=KIB,t=N,p=N`, or `insecure-fast` (local testing only).
+    #[arg(long, env = "IMAUTH_PASSWORD_POLICY", default_value = "owasp")]
+    pub password_policy: String,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings {
+        seed_file: args.seed.clone(),
+        keys_file: args.keys.clone(),
+        password_policy: parse_password_policy(&args.password_policy)?,
+        ..Settings::default()
+    };
+    let crypto = settings.crypto()?;
+    let store = settings.embedded_store(&crypto).await?;
+    let demo = if args.demo {
+        Some(add_demo(&store, &crypto).await?)
+    } else {
+        None
+    };
+    let services = Arc::new(Services {
+        login: LoginService::new(Arc::new(store), crypto),
+    });
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "imauth serve listening");
+    eprintln!("imauth serving on http://{local}");
+    if let Some(password) = demo {
+        println!(
+            "curl -s -X POST http://{local}/token/id -H 'app_id: demo' -H 'content-type: application/json' -d '{{\"user_id\":10001,\"password\":\"{password}\"}}'"
+        );
+    }
+
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("shutting down");
+                return Ok(());
+            }
+        };
+        let services = services.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let services = services.clone();
+                async move { Ok::<_, Infallible>(route(&services, req).await) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Finds the route for the path, reads the body (bounded), and hands the request to the
+/// shared handler as a `lambda_http::Request`.
+async fn route(services: &Services, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let Some(route) = Route::for_path(req.uri().path()) else {
+        return into_hyper(not_found(req.uri().path()));
+    };
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return into_hyper(envelope::<()>(Err(Error::PayloadTooLarge(MAX_BODY_BYTES)))),
+    };
+    let body = if body.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        lambda_http::Body::Binary(body.to_vec())
+    };
+    into_hyper(handle(services, route, http::Request::from_parts(parts, body)).await)
+}
+
+fn into_hyper(response: http::Response<lambda_http::Body>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    hyper::Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
+}
+
+/// The demo app and user; returns the user's generated password for the printed curl.
+async fn add_demo(
+    store: &EmbeddedStore,
+    crypto: &shared::service::Crypto,
+) -> anyhow::Result<String> {
+    let (app, _) = build_app(NewApp {
+        app_id: "demo".into(),
+        org_name: Some("demo-org".into()),
+        app_name: Some("demo-app".into()),
+        ..NewApp::default()
+    })?;
+    store.create_app(&app).await?;
+    let password = random_id::<12>()?;
+    let user = build_user(
+        NewUser {
+            app_id: "demo".into(),
+            user_id: 10001,
+            username: "alice".into(),
+            phone: Some("+8613800000000".into()),
+            email: Some("alice@example.com".into()),
+            password: password.clone(),
+            activated: Some(true),
+        },
+        &crypto.hasher,
+        crypto.clock.as_ref(),
+    )?;
+    store.create_user(&user).await?;
+    Ok(password)
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The project's one test command (README "Test"; .ci/run calls exactly this).
+#
+# Installs what it needs (cargo-nextest, Java + DynamoDB Local), checks formatting and
+# lints, builds every binary (the Runtime-API tests drive the built function binaries),
+# starts DynamoDB Local on a free loopback port for the run and stops it afterwards
+# (also on failure), runs every test, and smoke-runs the benchmarks (one pass each; the
+# timing runs are `cargo bench`, see BENCHMARKS.md).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+# aws-lc (pulled in by the AWS SDK's TLS) collects jitter entropy on first use; Lambda
+# builds turn it off, and tests build the same way.
+export AWS_LC_SYS_NO_JITTER_ENTROPY=1
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "building every binary (for the Runtime-API tests)"
+cargo build --workspace --bins --quiet
+
+step "DynamoDB Local"
+scripts/dynamodb-local.sh install
+
+step "tests (nextest), with DynamoDB Local running"
+scripts/dynamodb-local.sh run -- cargo nextest run --workspace --no-fail-fast
+
+step "benchmark smoke runs (one pass each, no timing claims)"
+cargo test -p shared --bench login --quiet

@@ -1,0 +1,509 @@
+//! Ed25519-signed JWTs: access, push, store and app (admin) tokens, and the key set
+//! that signs and verifies them.
+//!
+//! Every token type has its own `typ` claim and its own audience, and verification pins
+//! the algorithm to EdDSA and checks `iss`, `aud`, `exp`, `sub` and `typ`, so no token can
+//! stand in for another. Keys are named by `kid`; the active key signs, every listed key
+//! verifies, so a rotated-out key keeps verifying the tokens it signed until it is retired.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Error, Result};
+
+/// What a token is for. Serialized as the `typ` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    /// A user's API token (seed 000's `token`, Easemob's `access_token`).
+    Access,
+    /// Bound to one device; for the push gateway.
+    Push,
+    /// For the file store (seed 000's `store_token`).
+    Store,
+    /// An app's admin token (Easemob's `client_credentials` grant).
+    App,
+}
+
+impl TokenType {
+    /// The audience each type is minted for; a verifier accepts only its own.
+    pub fn audience(self) -> &'static str {
+        match self {
+            Self::Access => "im-api",
+            Self::Push => "im-push",
+            Self::Store => "im-store",
+            Self::App => "im-admin",
+        }
+    }
+}
+
+/// RFC 8693 actor claim: who minted this token on the subject's behalf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id for user tokens; the client id for app tokens.
+    pub sub: String,
+    /// The app the token belongs to.
+    pub app: String,
+    pub iat: i64,
+    /// Absent only for app-approved non-expiring tokens (Easemob `ttl: 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Session id: shared by the tokens of one login; the file store derives
+    /// `access_key_secret` from it.
+    pub sid: String,
+    pub typ: TokenType,
+    /// Device the push token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+    /// Group whose admin this token acts as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grp: Option<i64>,
+}
+
+/// One signing key as stored in the key-set document.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct KeyMaterial {
+    pub kid: String,
+    /// The 32-byte Ed25519 seed, base64url without padding.
+    pub ed25519_seed: String,
+    #[serde(default)]
+    pub created: i64,
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyMaterial")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key-set document: what a key file or the production secret holds.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct KeySetDocument {
+    /// `kid` of the key that signs new tokens.
+    pub active: String,
+    pub keys: Vec<KeyMaterial>,
+    /// 32 random bytes, base64url: HMAC key deriving `access_key_secret` from a session id.
+    pub store_secret: String,
+}
+
+impl fmt::Debug for KeySetDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySetDocument")
+            .field("active", &self.active)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(Error::internal)?;
+    Ok(bytes)
+}
+
+/// A random URL-safe identifier of `N` bytes of entropy.
+pub fn random_id<const N: usize>() -> Result<String> {
+    Ok(B64.encode(random_bytes::<N>()?))
+}
+
+impl KeySetDocument {
+    /// A fresh key set with one active key.
+    pub fn generate(now: i64) -> Result<Self> {
+        let key = KeyMaterial::generate(now)?;
+        Ok(Self {
+            active: key.kid.clone(),
+            keys: vec![key],
+            store_secret: B64.encode(random_bytes::<32>()?),
+        })
+    }
+
+    /// Adds a new key and makes it the active one; older keys keep verifying.
+    pub fn rotate(&mut self, now: i64) -> Result<&KeyMaterial> {
+        let key = KeyMaterial::generate(now)?;
+        self.active = key.kid.clone();
+        self.keys.push(key);
+        self.keys
+            .last()
+            .ok_or_else(|| Error::internal("key set is empty after rotation"))
+    }
+
+    /// Drops every key but the `keep` newest (the active key is always kept).
+    pub fn retire(&mut self, keep: usize) {
+        self.keys.sort_by_key(|k| k.created);
+        let excess = self.keys.len().saturating_sub(keep.max(1));
+        let active = self.active.clone();
+        let mut dropped = 0;
+        self.keys.retain(|k| {
+            let drop = dropped < excess && k.kid != active;
+            dropped += usize::from(drop);
+            !drop
+        });
+    }
+}
+
+impl KeyMaterial {
+    fn generate(now: i64) -> Result<Self> {
+        let seed = random_bytes::<32>()?;
+        let public = SigningKey::from_bytes(&seed).verifying_key();
+        // The kid is derived from the public key, so it is stable and collision-free.
+        let kid = B64.encode(&Sha256::digest(public.as_bytes())[..12]);
+        Ok(Self {
+            kid,
+            ed25519_seed: B64.encode(seed),
+            created: now,
+        })
+    }
+}
+
+/// A public key as served in the JWKS document (RFC 8037 OKP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicJwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+    pub alg: String,
+}
+
+/// Verifies tokens with public keys only: what other IM services hold (built from the
+/// JWKS document) and what [`TokenKeys`] uses itself.
+pub struct Verifier {
+    issuer: String,
+    keys: HashMap<String, DecodingKey>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.issuer)
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Signs and verifies every token type. Built once per process from a [`KeySetDocument`].
+pub struct TokenKeys {
+    active_kid: String,
+    signing: EncodingKey,
+    verifier: Verifier,
+    public: Vec<PublicJwk>,
+    store_secret: Vec<u8>,
+}
+
+impl fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("issuer", &self.verifier.issuer)
+            .field("active_kid", &self.active_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// From the public keys of a JWKS document (`{"keys": [...]}`'s array).
+    pub fn from_jwks(keys: &[PublicJwk], issuer: impl Into<String>) -> Result<Self> {
+        let mut map = HashMap::new();
+        for jwk in keys {
+            if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
+                continue;
+            }
+            let x = B64
+                .decode(&jwk.x)
+                .ok()
+                .filter(|x| x.len() == 32)
+                .ok_or_else(|| Error::internal(format!("jwk {} has no 32-byte x", jwk.kid)))?;
+            map.insert(jwk.kid.clone(), DecodingKey::from_ed_der(&x));
+        }
+        Ok(Self {
+            issuer: issuer.into(),
+            keys: map,
+        })
+    }
+
+    /// Verifies a token of type `expected` and returns its claims. Any failure is
+    /// `Unauthorized` with a short reason; the token itself is never echoed.
+    pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims> {
+        let unauthorized = |why: &str| Error::Unauthorized(format!("invalid token: {why}"));
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("malformed"))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(unauthorized("unexpected algorithm"));
+        }
+        let kid = header.kid.ok_or_else(|| unauthorized("no key id"))?;
+        let key = self
+            .keys
+            .get(&kid)
+            .ok_or_else(|| unauthorized("unknown key id"))?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = LEEWAY_SECS;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[expected.audience()]);
+        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => unauthorized("expired"),
+                ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => {
+                    unauthorized("wrong audience or issuer")
+                }
+                ErrorKind::InvalidSignature => unauthorized("bad signature"),
+                _ => unauthorized("malformed"),
+            }
+        })?;
+        let claims = data.claims;
+        if claims.typ != expected {
+            return Err(unauthorized("wrong token type"));
+        }
+        // Only app tokens may be non-expiring (Easemob's `ttl: 0`); any other type
+        // without `exp` is refused.
+        if claims.exp.is_none() && expected != TokenType::App {
+            return Err(unauthorized("no expiry"));
+        }
+        if claims.sub.is_empty() {
+            return Err(unauthorized("no subject"));
+        }
+        Ok(claims)
+    }
+}
+
+/// Allowed clock skew between us and a verifier, in seconds.
+const LEEWAY_SECS: u64 = 30;
+
+impl TokenKeys {
+    pub fn from_document(doc: &KeySetDocument, issuer: impl Into<String>) -> Result<Self> {
+        let mut public = Vec::new();
+        let mut signing = None;
+        for key in &doc.keys {
+            let seed: [u8; 32] = B64
+                .decode(&key.ed25519_seed)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    Error::internal(format!("key {} has no valid 32-byte seed", key.kid))
+                })?;
+            let secret = SigningKey::from_bytes(&seed);
+            let public_bytes = secret.verifying_key().to_bytes();
+            public.push(PublicJwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                x: B64.encode(public_bytes),
+                kid: key.kid.clone(),
+                use_: "sig".into(),
+                alg: "EdDSA".into(),
+            });
+            if key.kid == doc.active {
+                let der = secret.to_pkcs8_der().map_err(Error::internal)?;
+                signing = Some(EncodingKey::from_ed_der(der.as_bytes()));
+            }
+        }
+        let signing = signing.ok_or_else(|| {
+            Error::internal(format!("active key {} is not in the key set", doc.active))
+        })?;
+        let store_secret = B64
+            .decode(&doc.store_secret)
+            .ok()
+            .filter(|s| s.len() >= 32)
+            .ok_or_else(|| Error::internal("store_secret must be at least 32 bytes, base64url"))?;
+        Ok(Self {
+            active_kid: doc.active.clone(),
+            signing,
+            verifier: Verifier::from_jwks(&public, issuer)?,
+            public,
+            store_secret,
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.verifier.issuer
+    }
+
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Public keys of every live key, for the JWKS document.
+    pub fn public_jwks(&self) -> &[PublicJwk] {
+        &self.public
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.active_kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.signing).map_err(Error::internal)
+    }
+
+    pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims> {
+        self.verifier.verify(token, expected)
+    }
+
+    /// `access_key_secret` of seed 000: derived, not stored, so the file store can
+    /// re-derive it from the session id with the same secret.
+    pub fn access_key_secret(&self, session_id: &str) -> Result<String> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.store_secret).map_err(Error::internal)?;
+        mac.update(b"imauth access_key_secret v1\0");
+        mac.update(session_id.as_bytes());
+        Ok(B64.encode(mac.finalize().into_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> (KeySetDocument, TokenKeys) {
+        let doc = KeySetDocument::generate(1).unwrap();
+        let keys = TokenKeys::from_document(&doc, "imauth").unwrap();
+        (doc, keys)
+    }
+
+    fn claims(typ: TokenType, exp: Option<i64>) -> Claims {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        Claims {
+            iss: "imauth".into(),
+            aud: typ.audience().into(),
+            sub: "42".into(),
+            app: "demo".into(),
+            iat: now,
+            exp: exp.map(|d| now + d),
+            sid: "s1".into(),
+            typ,
+            dev: None,
+            act: None,
+            grp: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_type_pinning() {
+        let (_, keys) = keys();
+        let access = keys.sign(&claims(TokenType::Access, Some(60))).unwrap();
+        assert_eq!(keys.verify(&access, TokenType::Access).unwrap().sub, "42");
+        for other in [TokenType::Push, TokenType::Store, TokenType::App] {
+            assert!(keys.verify(&access, other).is_err(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_token_relabelled_as_another_type_is_refused() {
+        let (_, keys) = keys();
+        // Right audience for a push token but typ says access: refused.
+        let mut c = claims(TokenType::Access, Some(60));
+        c.aud = TokenType::Push.audience().into();
+        let token = keys.sign(&c).unwrap();
+        assert!(keys.verify(&token, TokenType::Push).is_err());
+        assert!(keys.verify(&token, TokenType::Access).is_err());
+    }
+
+    #[test]
+    fn expired_foreign_and_tampered_tokens_are_refused() {
+        let (_, keys) = keys();
+        let expired = keys.sign(&claims(TokenType::Access, Some(-3600))).unwrap();
+        assert!(
+            matches!(keys.verify(&expired, TokenType::Access), Err(Error::Unauthorized(m)) if m.contains("expired"))
+        );
+
+        let (_, other) = self::keys();
+        let foreign = other.sign(&claims(TokenType::Access, Some(60))).unwrap();
+        assert!(keys.verify(&foreign, TokenType::Access).is_err());
+
+        let good = keys.sign(&claims(TokenType::Access, Some(60))).unwrap();
+        let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        let mut payload = B64.decode(&parts[1]).unwrap();
+        let text = String::from_utf8(payload.clone())
+            .unwrap()
+            .replace("\"42\"", "\"43\"");
+        payload = text.into_bytes();
+        parts[1] = B64.encode(payload);
+        assert!(keys.verify(&parts.join("."), TokenType::Access).is_err());
+        assert!(keys.verify("not.a.jwt", TokenType::Access).is_err());
+        assert!(keys.verify("", TokenType::Access).is_err());
+    }
+
+    #[test]
+    fn alg_none_and_hmac_confusion_are_refused() {
+        let (_, keys) = keys();
+        let c = claims(TokenType::Access, Some(60));
+        let payload = B64.encode(serde_json::to_vec(&c).unwrap());
+        let none = format!(
+            "{}.{payload}.",
+            B64.encode(br#"{"alg":"none","typ":"JWT"}"#)
+        );
+        assert!(keys.verify(&none, TokenType::Access).is_err());
+        // HS256 signed with the public key bytes as the secret: the classic confusion.
+        let public = keys.public_jwks()[0].x.clone();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(keys.public_jwks()[0].kid.clone());
+        let forged =
+            jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(public.as_bytes()));
+        if let Ok(forged) = forged {
+            assert!(keys.verify(&forged, TokenType::Access).is_err());
+        }
+    }
+
+    #[test]
+    fn only_app_tokens_may_lack_expiry() {
+        let (_, keys) = keys();
+        let forever_user = keys.sign(&claims(TokenType::Access, None)).unwrap();
+        assert!(keys.verify(&forever_user, TokenType::Access).is_err());
+        let forever_app = keys.sign(&claims(TokenType::App, None)).unwrap();
+        assert!(keys.verify(&forever_app, TokenType::App).is_ok());
+    }
+
+    #[test]
+    fn rotated_keys_keep_verifying_until_retired() {
+        let (mut doc, keys) = keys();
+        let old = keys.sign(&claims(TokenType::Access, Some(60))).unwrap();
+        doc.rotate(2).unwrap();
+        let rotated = TokenKeys::from_document(&doc, "imauth").unwrap();
+        assert!(rotated.verify(&old, TokenType::Access).is_ok());
+        let new = rotated.sign(&claims(TokenType::Access, Some(60))).unwrap();
+        assert_eq!(rotated.public_jwks().len(), 2);
+        doc.retire(1);
+        let retired = TokenKeys::from_document(&doc, "imauth").unwrap();
+        assert!(retired.verify(&old, TokenType::Access).is_err());
+        assert!(retired.verify(&new, TokenType::Access).is_ok());
+    }
+
+    #[test]
+    fn access_key_secret_is_derived_per_session() {
+        let (_, keys) = keys();
+        let a = keys.access_key_secret("s1").unwrap();
+        assert_eq!(a, keys.access_key_secret("s1").unwrap());
+        assert_ne!(a, keys.access_key_secret("s2").unwrap());
+        assert_eq!(B64.decode(&a).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn debug_never_prints_key_material() {
+        let (doc, keys) = keys();
+        let seed = &doc.keys[0].ed25519_seed;
+        assert!(!format!("{doc:?}").contains(seed.as_str()));
+        assert!(!format!("{keys:?}").contains(seed.as_str()));
+        assert!(!format!("{doc:?}").contains(doc.store_secret.as_str()));
+    }
+}

@@ -1,0 +1,206 @@
+//! Process wiring: settings from the environment (Lambda) or flags (`imauth serve`),
+//! built once at cold start into [`Services`], and the Lambda runtime loop.
+//!
+//! Environment:
+//! - `IMAUTH_STORE`: `embedded` (the in-process store; needs `IMAUTH_SEED_FILE` to hold
+//!   anything). The DynamoDB store arrives with its own issue.
+//! - `IMAUTH_SEED_FILE`: apps and users to load into the embedded store.
+//! - `IMAUTH_KEYS_FILE`: the signing key set (JSON, see `KeySetDocument`). Without it a
+//!   key set is generated at start, which only suits local runs: tokens then die with
+//!   the process.
+//! - `IMAUTH_PASSWORD_POLICY`: `owasp` (default), `m=KIB,t=N,p=N`, or `insecure-fast`
+//!   (tests and demos; refused unless the store is embedded).
+//! - `IMAUTH_ISSUER`: the `iss` of minted tokens, default `imauth`.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::auth::password::{PasswordHasher, PasswordPolicy};
+use crate::auth::tokens::{KeySetDocument, TokenKeys};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::http::{Route, Services, handle};
+use crate::service::seed::SeedFile;
+use crate::service::{Crypto, LoginService};
+use crate::store::EmbeddedStore;
+
+pub const DEFAULT_ISSUER: &str = "imauth";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Embedded,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub store: StoreKind,
+    pub seed_file: Option<PathBuf>,
+    pub keys_file: Option<PathBuf>,
+    pub password_policy: PasswordPolicy,
+    pub issuer: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            store: StoreKind::Embedded,
+            seed_file: None,
+            keys_file: None,
+            password_policy: PasswordPolicy::OWASP,
+            issuer: DEFAULT_ISSUER.to_owned(),
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Parses `owasp`, `insecure-fast` or `m=19456,t=2,p=1`.
+pub fn parse_password_policy(text: &str) -> Result<PasswordPolicy> {
+    match text.trim() {
+        "owasp" => return Ok(PasswordPolicy::OWASP),
+        "insecure-fast" => return Ok(PasswordPolicy::INSECURE_FAST),
+        _ => {}
+    }
+    let mut policy = PasswordPolicy::OWASP;
+    for part in text.split(',') {
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| Error::bad_request(format!("password policy part {part:?}")))?;
+        let value: u32 = value
+            .trim()
+            .parse()
+            .map_err(|_| Error::bad_request(format!("password policy value {value:?}")))?;
+        match key.trim() {
+            "m" => policy.memory_kib = value,
+            "t" => policy.iterations = value,
+            "p" => policy.parallelism = value,
+            other => return Err(Error::bad_request(format!("password policy key {other:?}"))),
+        }
+    }
+    Ok(policy)
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self> {
+        let mut settings = Self::default();
+        match env("IMAUTH_STORE").as_deref() {
+            None | Some("embedded") => settings.store = StoreKind::Embedded,
+            Some(other) => {
+                return Err(Error::bad_request(format!(
+                    "IMAUTH_STORE={other:?}: expected embedded"
+                )));
+            }
+        }
+        settings.seed_file = env("IMAUTH_SEED_FILE").map(PathBuf::from);
+        settings.keys_file = env("IMAUTH_KEYS_FILE").map(PathBuf::from);
+        if let Some(policy) = env("IMAUTH_PASSWORD_POLICY") {
+            settings.password_policy = parse_password_policy(&policy)?;
+        }
+        if let Some(issuer) = env("IMAUTH_ISSUER") {
+            settings.issuer = issuer;
+        }
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<()> {
+        let weak = self.password_policy.memory_kib < PasswordPolicy::OWASP.memory_kib
+            || self.password_policy.iterations < PasswordPolicy::OWASP.iterations;
+        if weak && self.store != StoreKind::Embedded {
+            return Err(Error::bad_request(
+                "a password policy weaker than OWASP's is only allowed with the embedded store",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The key set from `keys_file`, or a freshly generated one.
+    pub fn load_keys(&self, clock: &dyn Clock) -> Result<KeySetDocument> {
+        match &self.keys_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::internal(format!("reading key file {}: {e}", path.display()))
+                })?;
+                serde_json::from_str(&text).map_err(|e| {
+                    Error::internal(format!("key file {} is malformed: {e}", path.display()))
+                })
+            }
+            None => {
+                tracing::warn!("no IMAUTH_KEYS_FILE: generated an ephemeral signing key");
+                KeySetDocument::generate(clock.now_secs())
+            }
+        }
+    }
+
+    pub fn crypto(&self) -> Result<Arc<Crypto>> {
+        self.check()?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let keys = self.load_keys(clock.as_ref())?;
+        Ok(Arc::new(Crypto {
+            hasher: PasswordHasher::new(self.password_policy)?,
+            tokens: TokenKeys::from_document(&keys, self.issuer.clone())?,
+            clock,
+        }))
+    }
+
+    /// The embedded store, holding the seed file's apps and users if one is named.
+    pub async fn embedded_store(&self, crypto: &Crypto) -> Result<EmbeddedStore> {
+        match &self.seed_file {
+            None => Ok(EmbeddedStore::new()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::bad_request(format!("reading seed file {}: {e}", path.display()))
+                })?;
+                SeedFile::parse(&text)?
+                    .into_store(&crypto.hasher, crypto.clock.as_ref())
+                    .await
+            }
+        }
+    }
+
+    pub async fn build_services(&self) -> Result<Services> {
+        let crypto = self.crypto()?;
+        let store = Arc::new(self.embedded_store(&crypto).await?);
+        Ok(Services {
+            login: LoginService::new(store, crypto),
+        })
+    }
+}
+
+/// JSON log lines on stderr, level from `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The Lambda runtime loop for one route, over services built once at cold start.
+pub async fn serve_lambda(services: &Services, route: Route) -> Result<(), lambda_http::Error> {
+    lambda_http::run(lambda_http::service_fn(move |req| async move {
+        Ok::<_, Infallible>(handle(services, route, req).await)
+    }))
+    .await
+}
+
+/// What every function's `main` does: log setup, settings from the environment,
+/// services, then the runtime loop. A bad configuration fails the cold start with a
+/// clear log line rather than serving errors.
+pub async fn run_function(route: Route) -> Result<(), lambda_http::Error> {
+    init_logging();
+    let services = match Settings::from_env() {
+        Ok(settings) => settings.build_services().await,
+        Err(e) => Err(e),
+    };
+    let services = services.inspect_err(|e| {
+        tracing::error!(error = %e, "configuration refused; not starting");
+    })?;
+    serve_lambda(&services, route).await
+}

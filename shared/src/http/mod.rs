@@ -1,0 +1,119 @@
+//! HTTP: parse, call one service function, answer. Handlers speak only HTTP; the rules
+//! live in `service`.
+
+pub mod jwks;
+pub mod login;
+pub mod request;
+pub mod respond;
+
+use std::time::Instant;
+
+use lambda_http::{Body, Request, RequestExt as _, Response};
+
+use crate::error::Error;
+use crate::service::LoginService;
+use login::NamedBy;
+
+/// Every route this service answers. The `imauth serve` router, the Lambda functions,
+/// `template.yaml`, `openapi.yaml` and `events/` are all checked against this table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    TokenId,
+    TokenLogin,
+    TokenUser,
+    Jwks,
+}
+
+impl Route {
+    pub const ALL: &'static [Route] = &[
+        Route::TokenId,
+        Route::TokenLogin,
+        Route::TokenUser,
+        Route::Jwks,
+    ];
+
+    /// The path as API Gateway's route key writes it.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::TokenId => "/token/id",
+            Self::TokenLogin => "/token/login",
+            Self::TokenUser => "/token/user",
+            Self::Jwks => "/.well-known/jwks.json",
+        }
+    }
+
+    pub fn methods(self) -> &'static [http::Method] {
+        match self {
+            Self::TokenId | Self::TokenLogin | Self::TokenUser => &[http::Method::POST],
+            Self::Jwks => &[http::Method::GET],
+        }
+    }
+
+    /// The route serving `path`, if any (ignoring a trailing slash).
+    pub fn for_path(path: &str) -> Option<Route> {
+        let path = match path.strip_suffix('/') {
+            Some(trimmed) if !trimmed.is_empty() => trimmed,
+            _ => path,
+        };
+        Self::ALL.iter().copied().find(|r| r.path() == path)
+    }
+}
+
+/// The services a request may need; each process builds the ones its routes use.
+pub struct Services {
+    pub login: LoginService,
+}
+
+/// Answers one request for `route`: the single entry point of every Lambda function
+/// and of `imauth serve`. Writes one JSON log line per request, without secrets.
+pub async fn handle(services: &Services, route: Route, req: Request) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let request_id = req
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let mut response = if route.methods().contains(&method) {
+        match route {
+            Route::TokenId => login::handle(&services.login, NamedBy::UserId, &req).await,
+            Route::TokenLogin => login::handle(&services.login, NamedBy::LoginName, &req).await,
+            Route::TokenUser => login::handle(&services.login, NamedBy::Name, &req).await,
+            Route::Jwks => jwks::handle(&services.login.crypto().tokens),
+        }
+    } else {
+        let mut response =
+            respond::envelope::<()>(Err(Error::MethodNotAllowed(method.to_string())));
+        let allow = route
+            .methods()
+            .iter()
+            .map(http::Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(allow) = http::HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(http::header::ALLOW, allow);
+        }
+        response
+    };
+    if !request_id.is_empty()
+        && let Ok(value) = http::HeaderValue::from_str(&request_id)
+    {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    tracing::info!(
+        target: "imauth::request",
+        route = ?route,
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        "request"
+    );
+    response
+}
+
+/// The answer for a path no route serves.
+pub fn not_found(path: &str) -> Response<Body> {
+    respond::envelope::<()>(Err(Error::NotFound(path.to_owned())))
+}

@@ -1,0 +1,72 @@
+//! The one mapping from [`Error`] to an HTTP response, and the seed-000 envelope.
+
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::Error;
+
+/// The status code an error answers with.
+pub fn status_of(error: &Error) -> u16 {
+    match error {
+        Error::BadRequest(_) | Error::UnknownApp(_) => 400,
+        Error::BadCredentials | Error::Unauthorized(_) => 401,
+        Error::Banned | Error::Forbidden(_) => 403,
+        Error::NotFound(_) => 404,
+        Error::MethodNotAllowed(_) => 405,
+        Error::Conflict(_) => 409,
+        Error::PayloadTooLarge(_) => 413,
+        Error::Internal(_) => 500,
+        Error::Unavailable(_) => 503,
+    }
+}
+
+/// The message a client sees. Internal detail is logged here and replaced by a generic
+/// sentence; everything else was written to be shown.
+pub fn client_message(error: &Error) -> String {
+    match error {
+        Error::Internal(detail) => {
+            tracing::error!(detail = %detail, "internal error");
+            "internal error; it has been logged".to_owned()
+        }
+        Error::BadCredentials => "invalid user or password".to_owned(),
+        Error::Banned => "user is banned".to_owned(),
+        Error::Unavailable(_) => {
+            tracing::warn!(error = %error, "store unavailable");
+            "service temporarily unavailable, please try again".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+pub fn json_response(status: u16, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body)
+        .unwrap_or_else(|_| r#"{"code":500,"data":null,"message":"internal error"}"#.to_owned());
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// Seed 000's `{code, data, message}`: HTTP status equals `code`; `message` is null on
+/// success and `data` null on failure.
+pub fn envelope<T: Serialize>(result: Result<T, Error>) -> Response<Body> {
+    match result {
+        Ok(data) => json_response(200, &json!({"code": 200, "data": data, "message": null})),
+        Err(error) => {
+            let status = status_of(&error);
+            json_response(
+                status,
+                &json!({"code": status, "data": null, "message": client_message(&error)}),
+            )
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! imauth's shared crate: the domain, credentials and tokens, the store seam, the use
+//! cases, and the HTTP handlers every Lambda function and `imauth serve` run.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod service;
+pub mod store;
+
+pub use error::{Error, Result};
