@@ -6,57 +6,97 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shared::auth::tokens::random_id;
-use shared::config::{Settings, parse_password_policy};
+use shared::config::{Settings, StoreKind, parse_password_policy};
 use shared::error::Error;
 use shared::http::request::MAX_BODY_BYTES;
 use shared::http::respond::envelope;
 use shared::http::{Route, Services, handle, not_found};
 use shared::service::LoginService;
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
-use shared::store::{AppAdmin as _, EmbeddedStore, UserAdmin as _};
+use shared::store::{AppAdmin as _, EmbeddedStore, LoginStore, UserAdmin as _};
+
+/// Where `serve` reads apps and users from.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// In-process, filled by --seed and --demo; gone when the process ends.
+    Embedded,
+    /// The DynamoDB table named by TABLE_NAME, through the standard AWS environment
+    /// (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, credentials), as the Lambda functions.
+    Dynamodb,
+}
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+With --store dynamodb, apps and users come from the table (create them with \
+`imauth app create` and `imauth user create` or `imauth import`); --seed and --demo \
+only fill the embedded store and are refused with dynamodb.")]
 pub struct ServeArgs {
     /// Address to listen on (`sam local start-api` uses port 3000 too).
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// Apps and users to load (JSON; see README).
+    /// Where apps and users are read from.
+    #[arg(long, value_enum, default_value_t = StoreChoice::Embedded)]
+    pub store: StoreChoice,
+    /// Apps and users to load (JSON; see README). Embedded store only.
     #[arg(long)]
     pub seed: Option<PathBuf>,
-    /// Add a demo app and user and print a curl command that logs in.
+    /// Add a demo app and user and print a curl command that logs in. Embedded store only.
     #[arg(long)]
     pub demo: bool,
     /// Signing key set (JSON). Without it a key set is generated for this run.
     #[arg(long, env = "IMAUTH_KEYS_FILE")]
     pub keys: Option<PathBuf>,
-    /// `owasp`, `m=KIB,t=N,p=N`, or `insecure-fast` (local testing only).
+    /// `owasp`, `m=KIB,t=N,p=N`, or `insecure-fast` (local testing only; with dynamodb
+    /// only against a loopback endpoint such as DynamoDB Local).
     #[arg(long, env = "IMAUTH_PASSWORD_POLICY", default_value = "owasp")]
     pub password_policy: String,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let store_kind = match args.store {
+        StoreChoice::Embedded => StoreKind::Embedded,
+        StoreChoice::Dynamodb => StoreKind::Dynamo,
+    };
+    if store_kind == StoreKind::Dynamo {
+        if args.seed.is_some() || args.demo {
+            bail!(
+                "--seed and --demo only fill the embedded store; with --store dynamodb create \
+                 apps and users in the table with `imauth app create` / `imauth user create` / `imauth import`"
+            );
+        }
+        if std::env::var("TABLE_NAME").map_or(true, |t| t.trim().is_empty()) {
+            bail!("--store dynamodb serves the table named by TABLE_NAME, which is not set");
+        }
+    }
     let settings = Settings {
+        store: store_kind,
         seed_file: args.seed.clone(),
         keys_file: args.keys.clone(),
         password_policy: parse_password_policy(&args.password_policy)?,
         ..Settings::default()
     };
     let crypto = settings.crypto()?;
-    let store = settings.embedded_store(&crypto).await?;
-    let demo = if args.demo {
-        Some(add_demo(&store, &crypto).await?)
-    } else {
-        None
+    let (store, demo): (Arc<dyn LoginStore>, _) = match store_kind {
+        StoreKind::Embedded => {
+            let store = settings.embedded_store(&crypto).await?;
+            let demo = if args.demo {
+                Some(add_demo(&store, &crypto).await?)
+            } else {
+                None
+            };
+            (Arc::new(store), demo)
+        }
+        StoreKind::Dynamo => (settings.login_store(&crypto).await?, None),
     };
     let services = Arc::new(Services {
-        login: LoginService::new(Arc::new(store), crypto),
+        login: LoginService::new(store, crypto),
     });
 
     let listener = tokio::net::TcpListener::bind(args.addr)

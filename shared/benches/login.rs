@@ -14,6 +14,7 @@ use shared::auth::password::{Password, PasswordPolicy};
 use shared::auth::tokens::TokenType;
 use shared::config::{Settings, parse_password_policy};
 use shared::http::{Route, Services, handle};
+use shared::service::Lifetime;
 
 struct Stats {
     median: Duration,
@@ -137,7 +138,7 @@ fn main() {
     } else {
         Duration::ZERO
     };
-    let sample_user = shared::domain::User {
+    let sample_user = shared::service::Subject::User(shared::domain::User {
         app_id: "demo".into(),
         user_id: 10001,
         uuid: "u".into(),
@@ -149,19 +150,26 @@ fn main() {
         created_ms: 0,
         modified_ms: 0,
         tokens_valid_after: 0,
-    };
+        revision: 0,
+    });
     let mint = measure(mint_budget, min_runs, || {
         black_box(
             services
                 .login
-                .issue(&grant_user, &sample_user, Some("dev-1"))
+                .issue(
+                    &grant_user,
+                    &sample_user,
+                    Some("dev-1"),
+                    Lifetime::AppDefault,
+                    None,
+                )
                 .unwrap(),
         );
     });
     report("mint access+store+push tokens", &mint);
     let issued = services
         .login
-        .issue(&grant_user, &sample_user, None)
+        .issue(&grant_user, &sample_user, None, Lifetime::AppDefault, None)
         .unwrap();
     let verify = measure(mint_budget, min_runs, || {
         black_box(

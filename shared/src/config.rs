@@ -2,14 +2,16 @@
 //! built once at cold start into [`Services`], and the Lambda runtime loop.
 //!
 //! Environment:
-//! - `IMAUTH_STORE`: `embedded` (the in-process store; needs `IMAUTH_SEED_FILE` to hold
-//!   anything). The DynamoDB store arrives with its own issue.
+//! - `IMAUTH_STORE`: `dynamodb` (default; the table named by `TABLE_NAME`, the client
+//!   from the standard AWS environment) or `embedded` (in-process; `IMAUTH_SEED_FILE`
+//!   fills it).
 //! - `IMAUTH_SEED_FILE`: apps and users to load into the embedded store.
 //! - `IMAUTH_KEYS_FILE`: the signing key set (JSON, see `KeySetDocument`). Without it a
 //!   key set is generated at start, which only suits local runs: tokens then die with
 //!   the process.
 //! - `IMAUTH_PASSWORD_POLICY`: `owasp` (default), `m=KIB,t=N,p=N`, or `insecure-fast`
-//!   (tests and demos; refused unless the store is embedded).
+//!   (tests and demos). Anything weaker than OWASP is refused unless the store is
+//!   embedded or DynamoDB is reached on a loopback endpoint (DynamoDB Local).
 //! - `IMAUTH_ISSUER`: the `iss` of minted tokens, default `imauth`.
 
 use std::convert::Infallible;
@@ -23,13 +25,39 @@ use crate::error::{Error, Result};
 use crate::http::{Route, Services, handle};
 use crate::service::seed::SeedFile;
 use crate::service::{Crypto, LoginService};
-use crate::store::EmbeddedStore;
+use crate::store::{DynamoStore, EmbeddedStore, LoginStore};
 
 pub const DEFAULT_ISSUER: &str = "imauth";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
     Embedded,
+    Dynamo,
+}
+
+impl std::str::FromStr for StoreKind {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "embedded" => Ok(Self::Embedded),
+            "dynamodb" => Ok(Self::Dynamo),
+            other => Err(Error::bad_request(format!(
+                "store {other:?}: expected dynamodb or embedded"
+            ))),
+        }
+    }
+}
+
+/// Whether the DynamoDB endpoint from the environment is on this machine.
+fn dynamo_endpoint_is_loopback() -> bool {
+    let Some(url) = env("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env("AWS_ENDPOINT_URL")) else {
+        return false;
+    };
+    let authority = url.split("://").nth(1).unwrap_or(&url);
+    ["127.0.0.1:", "localhost:", "[::1]:"]
+        .iter()
+        .any(|loopback| authority.starts_with(loopback))
 }
 
 #[derive(Debug, Clone)]
@@ -85,15 +113,14 @@ pub fn parse_password_policy(text: &str) -> Result<PasswordPolicy> {
 
 impl Settings {
     pub fn from_env() -> Result<Self> {
-        let mut settings = Self::default();
-        match env("IMAUTH_STORE").as_deref() {
-            None | Some("embedded") => settings.store = StoreKind::Embedded,
-            Some(other) => {
-                return Err(Error::bad_request(format!(
-                    "IMAUTH_STORE={other:?}: expected embedded"
-                )));
-            }
-        }
+        let store = match env("IMAUTH_STORE") {
+            None => StoreKind::Dynamo,
+            Some(kind) => kind.parse()?,
+        };
+        let mut settings = Self {
+            store,
+            ..Self::default()
+        };
         settings.seed_file = env("IMAUTH_SEED_FILE").map(PathBuf::from);
         settings.keys_file = env("IMAUTH_KEYS_FILE").map(PathBuf::from);
         if let Some(policy) = env("IMAUTH_PASSWORD_POLICY") {
@@ -108,9 +135,9 @@ impl Settings {
     fn check(&self) -> Result<()> {
         let weak = self.password_policy.memory_kib < PasswordPolicy::OWASP.memory_kib
             || self.password_policy.iterations < PasswordPolicy::OWASP.iterations;
-        if weak && self.store != StoreKind::Embedded {
+        if weak && self.store == StoreKind::Dynamo && !dynamo_endpoint_is_loopback() {
             return Err(Error::bad_request(
-                "a password policy weaker than OWASP's is only allowed with the embedded store",
+                "a password policy weaker than OWASP's is only allowed with the embedded store or DynamoDB Local",
             ));
         }
         Ok(())
@@ -160,9 +187,22 @@ impl Settings {
         }
     }
 
+    /// The store the settings name: for DynamoDB, a client from the environment whose
+    /// connection is opened here, during init, not by the first request.
+    pub async fn login_store(&self, crypto: &Crypto) -> Result<Arc<dyn LoginStore>> {
+        Ok(match self.store {
+            StoreKind::Embedded => Arc::new(self.embedded_store(crypto).await?),
+            StoreKind::Dynamo => {
+                let store = DynamoStore::from_env().await?;
+                store.warm_up().await;
+                Arc::new(store)
+            }
+        })
+    }
+
     pub async fn build_services(&self) -> Result<Services> {
         let crypto = self.crypto()?;
-        let store = Arc::new(self.embedded_store(&crypto).await?);
+        let store = self.login_store(&crypto).await?;
         Ok(Services {
             login: LoginService::new(store, crypto),
         })

@@ -62,6 +62,10 @@ pub struct User {
     pub modified_ms: i64,
     /// Tokens issued before this Unix second are no longer accepted.
     pub tokens_valid_after: i64,
+    /// Incremented by every change. Stores use it for optimistic concurrency: the copies
+    /// of a user (one per login key) are rewritten only if none changed in between.
+    #[serde(default)]
+    pub revision: i64,
 }
 
 impl fmt::Debug for User {

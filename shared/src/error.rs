@@ -28,6 +28,9 @@ pub enum Error {
     /// The caller is known but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    /// Easemob's `grant_type` is neither `password` nor `client_credentials`.
+    #[error("unsupported grant_type {0:?}: expected password or client_credentials")]
+    UnsupportedGrantType(String),
     /// A path that no route serves.
     #[error("no route for {0}")]
     NotFound(String),

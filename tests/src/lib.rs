@@ -5,6 +5,7 @@
 //! production instead of calling handlers in-process.
 
 pub mod client;
+pub mod dynamo;
 
 use std::collections::HashSet;
 use std::convert::Infallible;

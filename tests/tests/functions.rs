@@ -206,3 +206,98 @@ async fn a_function_with_a_broken_configuration_fails_its_cold_start() {
     let text = format!("{err:#}");
     assert!(text.contains("key file"), "{text}");
 }
+
+#[tokio::test]
+async fn app_token_function_answers_the_easemob_route_and_its_admin_token_acts() {
+    let f = fixture("app-token");
+    let r = run(
+        "app-token",
+        &f,
+        &[
+            "events/app-token/seed-example.json",
+            "events/app-token/client-credentials.json",
+            "events/app-token/wrong-password.json",
+            "events/app-token/unknown-user.json",
+            "events/app-token/banned.json",
+            "events/app-token/unknown-app.json",
+            "events/app-token/unsupported-grant.json",
+            "events/app-token/ttl-fractional.json",
+        ],
+    )
+    .await;
+    assert_eq!(r[0].status, 200, "{}", r[0].body);
+    assert_eq!(r[0].body["expires_in"], 1_024_000);
+    assert_eq!(r[0].body["user"]["username"], "c");
+    f.keys
+        .verify(
+            r[0].body["access_token"].as_str().unwrap(),
+            TokenType::Access,
+        )
+        .unwrap();
+    assert_eq!(r[1].status, 200, "{}", r[1].body);
+    let admin = r[1].body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        f.keys.verify(&admin, TokenType::App).unwrap().sub,
+        "demo-client"
+    );
+    assert_eq!(
+        (r[2].status, &r[2].body["error"]),
+        (400, &Value::from("invalid_grant"))
+    );
+    assert_eq!(r[2].raw_body, r[3].raw_body);
+    assert_eq!(r[4].body["error_description"], "user not activated");
+    assert_eq!(r[5].status, 404);
+    assert_eq!(r[5].body["error"], "organization_application_not_found");
+    assert_eq!(r[6].body["error"], "unsupported_grant_type");
+    assert_eq!(r[7].status, 400);
+
+    // The admin token, used by another function (another process, same key set).
+    let mut acting = load_event("events/token-id/acting-as-user.json").unwrap();
+    acting["headers"]["access-token"] = Value::from(admin.as_str());
+    let mut group = load_event("events/token-id/acting-as-group-admin.json").unwrap();
+    group["headers"]["access-token"] = Value::from(admin.as_str());
+    let mut by_user = load_event("events/token-id/acting-as-user.json").unwrap();
+    by_user["headers"]["access-token"] = r[0].body["access_token"].clone();
+    let run = invoke_all(
+        &workspace_binary("token-id").unwrap(),
+        &f.env,
+        vec![acting, group, by_user],
+    )
+    .await
+    .unwrap();
+    let answers: Vec<ApiResponse> = run
+        .invocations
+        .iter()
+        .map(|i| i.api_response().unwrap())
+        .collect();
+    assert_eq!(answers[0].status, 200, "{}", answers[0].body);
+    let claims = f
+        .keys
+        .verify(
+            answers[0].body["data"]["token"].as_str().unwrap(),
+            TokenType::Access,
+        )
+        .unwrap();
+    assert_eq!(claims.act.map(|a| a.sub), Some("demo-client".to_owned()));
+    assert_eq!(answers[1].status, 200, "{}", answers[1].body);
+    assert_eq!(answers[2].status, 403, "a user token may not act");
+    let logs = format!("{}{}", run.stdout, run.stderr);
+    let audit_lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("imauth::audit"))
+        .collect();
+    assert_eq!(
+        audit_lines.len(),
+        2,
+        "one audit line per act: {audit_lines:?}"
+    );
+    assert!(
+        audit_lines[0].contains("\"target_user\":\"Some(10001)\"")
+            || audit_lines[0].contains("10001")
+    );
+    assert!(audit_lines[0].contains("203.0.113.7"), "{}", audit_lines[0]);
+    assert!(
+        !logs.contains(&admin),
+        "the admin token must never be logged"
+    );
+}

@@ -61,9 +61,9 @@ pub struct Claims {
     /// The app the token belongs to.
     pub app: String,
     pub iat: i64,
-    /// Absent only for app-approved non-expiring tokens (Easemob `ttl: 0`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exp: Option<i64>,
+    /// Always present: a "non-expiring" token (Easemob `ttl: 0`) gets an `exp` a century
+    /// away, so no verifier ever has to accept a token without one.
+    pub exp: i64,
     /// Session id: shared by the tokens of one login; the file store derives
     /// `access_key_secret` from it.
     pub sid: String,
@@ -245,6 +245,12 @@ impl Verifier {
     /// Verifies a token of type `expected` and returns its claims. Any failure is
     /// `Unauthorized` with a short reason; the token itself is never echoed.
     pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims> {
+        self.verify_one_of(token, &[expected])
+    }
+
+    /// Verifies a token that may be any of `allowed` (e.g. a user's access token or an
+    /// app's admin token on the same header); its `typ` and `aud` must agree.
+    pub fn verify_one_of(&self, token: &str, allowed: &[TokenType]) -> Result<Claims> {
         let unauthorized = |why: &str| Error::Unauthorized(format!("invalid token: {why}"));
         let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("malformed"))?;
         if header.alg != Algorithm::EdDSA {
@@ -258,8 +264,9 @@ impl Verifier {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = LEEWAY_SECS;
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[expected.audience()]);
-        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        let audiences: Vec<&str> = allowed.iter().map(|t| t.audience()).collect();
+        validation.set_audience(&audiences);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
@@ -272,13 +279,8 @@ impl Verifier {
             }
         })?;
         let claims = data.claims;
-        if claims.typ != expected {
+        if !allowed.contains(&claims.typ) || claims.aud != claims.typ.audience() {
             return Err(unauthorized("wrong token type"));
-        }
-        // Only app tokens may be non-expiring (Easemob's `ttl: 0`); any other type
-        // without `exp` is refused.
-        if claims.exp.is_none() && expected != TokenType::App {
-            return Err(unauthorized("no expiry"));
         }
         if claims.sub.is_empty() {
             return Err(unauthorized("no subject"));
@@ -357,6 +359,10 @@ impl TokenKeys {
         self.verifier.verify(token, expected)
     }
 
+    pub fn verify_one_of(&self, token: &str, allowed: &[TokenType]) -> Result<Claims> {
+        self.verifier.verify_one_of(token, allowed)
+    }
+
     /// `access_key_secret` of seed 000: derived, not stored, so the file store can
     /// re-derive it from the session id with the same secret.
     pub fn access_key_secret(&self, session_id: &str) -> Result<String> {
@@ -389,7 +395,7 @@ mod tests {
             sub: "42".into(),
             app: "demo".into(),
             iat: now,
-            exp: exp.map(|d| now + d),
+            exp: now + exp.unwrap_or(0),
             sid: "s1".into(),
             typ,
             dev: None,
@@ -466,12 +472,31 @@ mod tests {
     }
 
     #[test]
-    fn only_app_tokens_may_lack_expiry() {
+    fn tokens_without_expiry_are_refused() {
         let (_, keys) = keys();
-        let forever_user = keys.sign(&claims(TokenType::Access, None)).unwrap();
-        assert!(keys.verify(&forever_user, TokenType::Access).is_err());
-        let forever_app = keys.sign(&claims(TokenType::App, None)).unwrap();
-        assert!(keys.verify(&forever_app, TokenType::App).is_ok());
+        let mut c = serde_json::to_value(claims(TokenType::App, Some(60))).unwrap();
+        c.as_object_mut().unwrap().remove("exp");
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(keys.public_jwks()[0].kid.clone());
+        let forever = jsonwebtoken::encode(&header, &c, &keys.signing).unwrap();
+        assert!(keys.verify(&forever, TokenType::App).is_err());
+    }
+
+    #[test]
+    fn one_of_accepts_each_allowed_type_and_nothing_else() {
+        let (_, keys) = keys();
+        let both = [TokenType::Access, TokenType::App];
+        for typ in both {
+            let token = keys.sign(&claims(typ, Some(60))).unwrap();
+            assert_eq!(keys.verify_one_of(&token, &both).unwrap().typ, typ);
+        }
+        let store = keys.sign(&claims(TokenType::Store, Some(60))).unwrap();
+        assert!(keys.verify_one_of(&store, &both).is_err());
+        // An access-typed token carrying the admin audience is refused.
+        let mut c = claims(TokenType::Access, Some(60));
+        c.aud = TokenType::App.audience().into();
+        let token = keys.sign(&c).unwrap();
+        assert!(keys.verify_one_of(&token, &both).is_err());
     }
 
     #[test]

@@ -3,12 +3,13 @@
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
+use super::caller::acting;
 use super::request::{JsonFields, header};
 use super::respond::envelope;
 use crate::auth::password::Password;
 use crate::domain::LoginKey;
 use crate::error::{Error, Result};
-use crate::service::{LoginGrant, LoginRequest, LoginService};
+use crate::service::{Lifetime, LoginGrant, LoginRequest, LoginService};
 
 /// Seed 000's `data` object.
 #[derive(Debug, Serialize)]
@@ -27,6 +28,7 @@ pub struct TokenData {
 impl From<LoginGrant> for TokenData {
     fn from(grant: LoginGrant) -> Self {
         Self {
+            user_id: grant.subject.user_id(),
             access_key_secret: grant.tokens.access_key_secret,
             encrypt_type: grant.app.encrypt_type,
             expire: grant.tokens.expire,
@@ -34,7 +36,6 @@ impl From<LoginGrant> for TokenData {
             push_token: grant.tokens.push_token,
             store_token: grant.tokens.store_token,
             token: grant.tokens.token,
-            user_id: grant.user.user_id,
         }
     }
 }
@@ -57,39 +58,65 @@ pub async fn handle(service: &LoginService, named_by: NamedBy, req: &Request) ->
 async fn login(service: &LoginService, named_by: NamedBy, req: &Request) -> Result<LoginGrant> {
     let app_id = header(req, "app_id")?
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| Error::bad_request("missing header app_id"))?
-        .to_owned();
-    refuse_acting_headers(req)?;
+        .ok_or_else(|| Error::bad_request("missing header app_id"))?;
+    let app = service.app(app_id).await?;
+    let acting = acting(&service.crypto().tokens, req, &app)?;
     let body = JsonFields::from_request(req)?;
-    let key = match named_by {
-        NamedBy::UserId => LoginKey::UserId(body.required_i64("user_id")?),
-        NamedBy::LoginName => LoginKey::parse_login_name(body.required_str("login_name")?)
-            .map_err(|e| Error::bad_request(format!("login_name: {e}")))?,
-        NamedBy::Name => LoginKey::username(body.required_str("name")?)
-            .map_err(|e| Error::bad_request(format!("name: {e}")))?,
-    };
-    let password = Password::new(body.required_str("password")?.to_owned())?;
     let device_guid = body.optional_str("device_guid")?.map(str::to_owned);
+    if let Some(acting) = acting {
+        // An admin acting for a user needs neither the user's password nor a user named
+        // in the body; a user named there must be the acted-for user.
+        let named = named_user(named_by, &body, false)?;
+        return service
+            .login_as(
+                app,
+                &acting,
+                named.as_ref(),
+                device_guid.as_deref(),
+                Lifetime::AppDefault,
+            )
+            .await;
+    }
+    let key = named_user(named_by, &body, true)?
+        .ok_or_else(|| Error::internal("required user field was not reported missing"))?;
+    let password = Password::new(body.required_str("password")?.to_owned())?;
     service
         .login(LoginRequest {
-            app_id,
+            app,
             key,
             password,
             device_guid,
+            lifetime: Lifetime::AppDefault,
         })
         .await
 }
 
-/// Seed 000 lets an admin token act as a user (`user_id` header) or a group's admin
-/// (`group_id`). Until admin tokens exist, these headers are refused rather than ignored,
-/// so a client never believes it is acting when it is not.
-fn refuse_acting_headers(req: &Request) -> Result<()> {
-    for name in ["user_id", "group_id"] {
-        if header(req, name)?.is_some() {
-            return Err(Error::Forbidden(format!(
-                "header {name} is only honoured with an admin access-token"
-            )));
-        }
+/// The user the body names, by the route's field; `required` makes absence a 400.
+fn named_user(named_by: NamedBy, body: &JsonFields, required: bool) -> Result<Option<LoginKey>> {
+    let field = match named_by {
+        NamedBy::UserId => "user_id",
+        NamedBy::LoginName => "login_name",
+        NamedBy::Name => "name",
+    };
+    if named_by == NamedBy::UserId {
+        let id = if required {
+            Some(body.required_i64(field)?)
+        } else {
+            body.optional_i64(field)?
+        };
+        return Ok(id.map(LoginKey::UserId));
     }
-    Ok(())
+    let text = if required {
+        Some(body.required_str(field)?)
+    } else {
+        body.optional_str(field)?
+    };
+    text.map(|t| {
+        let key = match named_by {
+            NamedBy::LoginName => LoginKey::parse_login_name(t),
+            _ => LoginKey::username(t),
+        };
+        key.map_err(|e| Error::bad_request(format!("{field}: {e}")))
+    })
+    .transpose()
 }

@@ -1,6 +1,8 @@
 //! HTTP: parse, call one service function, answer. Handlers speak only HTTP; the rules
 //! live in `service`.
 
+pub mod caller;
+pub mod easemob;
 pub mod jwks;
 pub mod login;
 pub mod request;
@@ -21,6 +23,8 @@ pub enum Route {
     TokenId,
     TokenLogin,
     TokenUser,
+    /// Easemob's `POST /{org_name}/{app_name}/token`.
+    AppToken,
     Jwks,
 }
 
@@ -29,6 +33,7 @@ impl Route {
         Route::TokenId,
         Route::TokenLogin,
         Route::TokenUser,
+        Route::AppToken,
         Route::Jwks,
     ];
 
@@ -38,13 +43,16 @@ impl Route {
             Self::TokenId => "/token/id",
             Self::TokenLogin => "/token/login",
             Self::TokenUser => "/token/user",
+            Self::AppToken => "/{org_name}/{app_name}/token",
             Self::Jwks => "/.well-known/jwks.json",
         }
     }
 
     pub fn methods(self) -> &'static [http::Method] {
         match self {
-            Self::TokenId | Self::TokenLogin | Self::TokenUser => &[http::Method::POST],
+            Self::TokenId | Self::TokenLogin | Self::TokenUser | Self::AppToken => {
+                &[http::Method::POST]
+            }
             Self::Jwks => &[http::Method::GET],
         }
     }
@@ -55,7 +63,18 @@ impl Route {
             Some(trimmed) if !trimmed.is_empty() => trimmed,
             _ => path,
         };
-        Self::ALL.iter().copied().find(|r| r.path() == path)
+        if let Some(exact) = Self::ALL.iter().copied().find(|r| r.path() == path) {
+            return Some(exact);
+        }
+        easemob::org_and_app(path).map(|_| Route::AppToken)
+    }
+
+    /// The error answer in this route's own shape.
+    pub fn error_response(self, error: Error) -> Response<Body> {
+        match self {
+            Self::AppToken => respond::easemob::<()>(Err(error)),
+            _ => respond::envelope::<()>(Err(error)),
+        }
     }
 }
 
@@ -79,11 +98,11 @@ pub async fn handle(services: &Services, route: Route, req: Request) -> Response
             Route::TokenId => login::handle(&services.login, NamedBy::UserId, &req).await,
             Route::TokenLogin => login::handle(&services.login, NamedBy::LoginName, &req).await,
             Route::TokenUser => login::handle(&services.login, NamedBy::Name, &req).await,
+            Route::AppToken => easemob::handle(&services.login, &req).await,
             Route::Jwks => jwks::handle(&services.login.crypto().tokens),
         }
     } else {
-        let mut response =
-            respond::envelope::<()>(Err(Error::MethodNotAllowed(method.to_string())));
+        let mut response = route.error_response(Error::MethodNotAllowed(method.to_string()));
         let allow = route
             .methods()
             .iter()

@@ -9,7 +9,7 @@ use crate::error::Error;
 /// The status code an error answers with.
 pub fn status_of(error: &Error) -> u16 {
     match error {
-        Error::BadRequest(_) | Error::UnknownApp(_) => 400,
+        Error::BadRequest(_) | Error::UnknownApp(_) | Error::UnsupportedGrantType(_) => 400,
         Error::BadCredentials | Error::Unauthorized(_) => 401,
         Error::Banned | Error::Forbidden(_) => 403,
         Error::NotFound(_) => 404,
@@ -66,6 +66,42 @@ pub fn envelope<T: Serialize>(result: Result<T, Error>) -> Response<Body> {
             json_response(
                 status,
                 &json!({"code": status, "data": null, "message": client_message(&error)}),
+            )
+        }
+    }
+}
+
+/// Easemob's error code and status for an error (seeds 002/004): bad credentials and a
+/// banned user are both 400 `invalid_grant`, an unknown org/app is 404.
+fn easemob_error(error: &Error) -> (u16, &'static str, String) {
+    let message = client_message(error);
+    match error {
+        Error::BadCredentials => (400, "invalid_grant", "invalid username or password".into()),
+        Error::Banned => (400, "invalid_grant", "user not activated".into()),
+        Error::UnknownApp(_) => (404, "organization_application_not_found", message),
+        Error::UnsupportedGrantType(_) => (400, "unsupported_grant_type", message),
+        Error::BadRequest(_) => (400, "illegal_argument", message),
+        Error::Unauthorized(_) => (401, "unauthorized", message),
+        Error::Forbidden(_) => (403, "forbidden_op", message),
+        Error::NotFound(_) => (404, "service_resource_not_found", message),
+        Error::MethodNotAllowed(_) => (405, "method_not_allowed", message),
+        Error::Conflict(_) => (409, "duplicate_unique_property_exists", message),
+        Error::PayloadTooLarge(_) => (413, "request_entity_too_large", message),
+        Error::Unavailable(_) => (503, "service_unavailable", message),
+        Error::Internal(_) => (500, "internal_server_error", message),
+    }
+}
+
+/// Easemob's shapes: the grant object on success, `{error, error_description}` on
+/// failure.
+pub fn easemob<T: Serialize>(result: Result<T, Error>) -> Response<Body> {
+    match result {
+        Ok(body) => json_response(200, &body),
+        Err(error) => {
+            let (status, code, description) = easemob_error(&error);
+            json_response(
+                status,
+                &json!({"error": code, "error_description": description}),
             )
         }
     }

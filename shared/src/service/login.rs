@@ -1,14 +1,18 @@
-//! Logging a user in: one credential read, one argon2 verify, tokens.
+//! Logging in: one credential read, one argon2 verify, tokens. Also the two ways to get
+//! tokens without a user's password: an app's own admin token (client credentials) and
+//! an admin acting as a user or a group's admin.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::auth::password::Password;
-use crate::auth::tokens::{Claims, TokenType, random_id};
+use crate::auth::tokens::{Actor, Claims, TokenType, random_id};
+use crate::auth::verify_client_secret;
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 use crate::service::Crypto;
+use crate::service::audit::{AuditEvent, AuditLog, TracingAudit};
 use crate::store::LoginStore;
 
 /// How long a warm process trusts its copy of an app record. Apps change rarely, and
@@ -17,11 +21,38 @@ const APP_CACHE_TTL: Duration = Duration::from_secs(60);
 
 pub const MAX_DEVICE_GUID_LEN: usize = 128;
 
+/// The `exp` distance given to a "non-expiring" token (`ttl: 0`): a century. Revocation
+/// (`tokens_valid_after`) still ends it.
+pub const NON_EXPIRING_SECS: i64 = 100 * 365 * 86_400;
+
+/// Longest lifetime a caller may ask for with `ttl`: ten years.
+pub const MAX_TTL_SECS: u64 = 10 * 365 * 86_400;
+
+/// How long the minted tokens live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// The app's `token_ttl`.
+    AppDefault,
+    Seconds(u64),
+    /// Easemob's `ttl: 0`; only for apps that allow it.
+    NonExpiring,
+}
+
 pub struct LoginRequest {
-    pub app_id: String,
+    pub app: Arc<App>,
     pub key: LoginKey,
     pub password: Password,
     pub device_guid: Option<String>,
+    pub lifetime: Lifetime,
+}
+
+/// An admin token presented with seed 000's `user_id` / `group_id` headers.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub admin: Claims,
+    pub user_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub source_ip: Option<String>,
 }
 
 /// The tokens of one login session.
@@ -30,6 +61,8 @@ pub struct IssuedTokens {
     pub token: String,
     /// Unix seconds at which `token` expires.
     pub expire: i64,
+    /// Seconds the token lives; 0 for a non-expiring token (Easemob's convention).
+    pub expires_in: u64,
     pub push_token: Option<String>,
     pub store_token: String,
     pub access_key_secret: String,
@@ -44,17 +77,53 @@ impl std::fmt::Debug for IssuedTokens {
     }
 }
 
+/// Whom the tokens are for.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    User(User),
+    /// An admin acting as the admin of a group (seed 000's `group_id` header).
+    GroupAdmin(i64),
+}
+
+impl Subject {
+    fn sub(&self) -> String {
+        match self {
+            Self::User(user) => user.user_id.to_string(),
+            Self::GroupAdmin(group) => format!("group-admin:{group}"),
+        }
+    }
+
+    /// Seed 000's `data.user_id`: the user, or 0 for a group-admin token.
+    pub fn user_id(&self) -> i64 {
+        match self {
+            Self::User(user) => user.user_id,
+            Self::GroupAdmin(_) => 0,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct LoginGrant {
     pub app: Arc<App>,
-    pub user: User,
+    pub subject: Subject,
     pub tokens: IssuedTokens,
 }
+
+/// An app's admin token (Easemob `client_credentials`).
+#[derive(Debug)]
+pub struct AppGrant {
+    pub app: Arc<App>,
+    pub access_token: String,
+    pub expires_in: u64,
+}
+
+type AppCache = Mutex<HashMap<String, (Instant, Arc<App>)>>;
 
 pub struct LoginService {
     store: Arc<dyn LoginStore>,
     crypto: Arc<Crypto>,
-    apps: Mutex<HashMap<String, (Instant, Arc<App>)>>,
+    audit: Arc<dyn AuditLog>,
+    apps: AppCache,
 }
 
 /// Checks a client-supplied device id before it goes into a token.
@@ -72,11 +141,32 @@ pub fn validate_device_guid(guid: &str) -> Result<()> {
     Ok(())
 }
 
+fn cached(cache: &AppCache, key: &str) -> Option<Arc<App>> {
+    let cache = cache.lock().ok()?;
+    let (at, app) = cache.get(key)?;
+    (at.elapsed() < APP_CACHE_TTL).then(|| app.clone())
+}
+
+fn remember(cache: &AppCache, key: String, app: &Arc<App>) {
+    if let Ok(mut cache) = cache.lock() {
+        cache.insert(key, (Instant::now(), app.clone()));
+    }
+}
+
 impl LoginService {
     pub fn new(store: Arc<dyn LoginStore>, crypto: Arc<Crypto>) -> Self {
+        Self::with_audit(store, crypto, Arc::new(TracingAudit))
+    }
+
+    pub fn with_audit(
+        store: Arc<dyn LoginStore>,
+        crypto: Arc<Crypto>,
+        audit: Arc<dyn AuditLog>,
+    ) -> Self {
         Self {
             store,
             crypto,
+            audit,
             apps: Mutex::new(HashMap::new()),
         }
     }
@@ -85,13 +175,15 @@ impl LoginService {
         &self.crypto
     }
 
-    /// The app named by the `app_id` header, from the warm cache when fresh.
+    pub fn store(&self) -> &dyn LoginStore {
+        self.store.as_ref()
+    }
+
+    /// The app named by seed 000's `app_id` header, from the warm cache when fresh.
     pub async fn app(&self, app_id: &str) -> Result<Arc<App>> {
-        if let Ok(cache) = self.apps.lock()
-            && let Some((at, app)) = cache.get(app_id)
-            && at.elapsed() < APP_CACHE_TTL
-        {
-            return Ok(app.clone());
+        let key = format!("id:{app_id}");
+        if let Some(app) = cached(&self.apps, &key) {
+            return Ok(app);
         }
         let app = self
             .store
@@ -99,9 +191,23 @@ impl LoginService {
             .await?
             .map(Arc::new)
             .ok_or_else(|| Error::UnknownApp(format!("app_id {app_id:?} names no app")))?;
-        if let Ok(mut cache) = self.apps.lock() {
-            cache.insert(app_id.to_owned(), (Instant::now(), app.clone()));
+        remember(&self.apps, key, &app);
+        Ok(app)
+    }
+
+    /// The app named by an Easemob path `/{org_name}/{app_name}/…`.
+    pub async fn app_by_name(&self, org_name: &str, app_name: &str) -> Result<Arc<App>> {
+        let key = format!("name:{org_name}/{app_name}");
+        if let Some(app) = cached(&self.apps, &key) {
+            return Ok(app);
         }
+        let app = self
+            .store
+            .app_by_name(org_name, app_name)
+            .await?
+            .map(Arc::new)
+            .ok_or_else(|| Error::UnknownApp(format!("no application {org_name}/{app_name}")))?;
+        remember(&self.apps, key, &app);
         Ok(app)
     }
 
@@ -114,7 +220,7 @@ impl LoginService {
         if let Some(guid) = &request.device_guid {
             validate_device_guid(guid)?;
         }
-        let app = self.app(&request.app_id).await?;
+        let app = request.app;
         let hasher = &self.crypto.hasher;
         let Some(user) = self.store.find_user(&app.app_id, &request.key).await? else {
             hasher.dummy_verify(&request.password);
@@ -127,8 +233,123 @@ impl LoginService {
             return Err(Error::Banned);
         }
         self.rehash_if_needed(&user, &request.password).await;
-        let tokens = self.issue(&app, &user, request.device_guid.as_deref())?;
-        Ok(LoginGrant { app, user, tokens })
+        let subject = Subject::User(user);
+        let tokens = self.issue(
+            &app,
+            &subject,
+            request.device_guid.as_deref(),
+            request.lifetime,
+            None,
+        )?;
+        Ok(LoginGrant {
+            app,
+            subject,
+            tokens,
+        })
+    }
+
+    /// Mints tokens for the user (or group admin) an admin token names, without the
+    /// user's password. `named_in_body`, when the body also names a user, must be the
+    /// same user. Writes one audit record.
+    pub async fn login_as(
+        &self,
+        app: Arc<App>,
+        acting: &Acting,
+        named_in_body: Option<&LoginKey>,
+        device_guid: Option<&str>,
+        lifetime: Lifetime,
+    ) -> Result<LoginGrant> {
+        if let Some(guid) = device_guid {
+            validate_device_guid(guid)?;
+        }
+        let subject = match (acting.user_id, acting.group_id) {
+            (Some(user_id), _) => {
+                let user = self
+                    .store
+                    .find_user(&app.app_id, &LoginKey::UserId(user_id))
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no user {user_id} in this app")))?;
+                if let Some(key) = named_in_body
+                    && !names_user(key, &user)
+                {
+                    return Err(Error::Forbidden(
+                        "the body names a different user than the user_id header".into(),
+                    ));
+                }
+                if !user.activated {
+                    return Err(Error::Banned);
+                }
+                Subject::User(user)
+            }
+            (None, Some(group_id)) => Subject::GroupAdmin(group_id),
+            (None, None) => {
+                return Err(Error::bad_request(
+                    "acting needs a user_id or group_id header",
+                ));
+            }
+        };
+        let actor = Actor {
+            sub: acting.admin.sub.clone(),
+        };
+        let tokens = self.issue(
+            &app,
+            &subject,
+            device_guid,
+            lifetime,
+            Some((actor, acting.group_id)),
+        )?;
+        self.audit.record(AuditEvent {
+            event: "admin_act",
+            app_id: app.app_id.clone(),
+            admin: acting.admin.sub.clone(),
+            target_user: acting.user_id,
+            target_group: acting.group_id,
+            source_ip: acting.source_ip.clone(),
+            at_ms: self.crypto.clock.now_ms(),
+        });
+        Ok(LoginGrant {
+            app,
+            subject,
+            tokens,
+        })
+    }
+
+    /// Easemob's `client_credentials` grant: the app's admin token. The secret is
+    /// compared against its stored hash in constant time.
+    pub fn app_token(
+        &self,
+        app: Arc<App>,
+        client_id: &str,
+        client_secret: &str,
+        lifetime: Lifetime,
+    ) -> Result<AppGrant> {
+        let secret_ok = verify_client_secret(client_secret, &app.client_secret_hash);
+        if client_id != app.client_id || !secret_ok {
+            return Err(Error::Unauthorized(
+                "invalid client_id or client_secret".into(),
+            ));
+        }
+        let now = self.crypto.clock.now_secs();
+        let (exp, expires_in) = self.expiry(&app, lifetime, now)?;
+        let tokens = &self.crypto.tokens;
+        let access_token = tokens.sign(&Claims {
+            iss: tokens.issuer().to_owned(),
+            aud: TokenType::App.audience().to_owned(),
+            sub: app.client_id.clone(),
+            app: app.app_id.clone(),
+            iat: now,
+            exp,
+            sid: random_id::<16>()?,
+            typ: TokenType::App,
+            dev: None,
+            act: None,
+            grp: None,
+        })?;
+        Ok(AppGrant {
+            app,
+            access_token,
+            expires_in,
+        })
     }
 
     /// The policy changed since this hash was made: store a new one. Failure here must
@@ -139,11 +360,7 @@ impl LoginService {
             return;
         }
         let outcome = match hasher.hash(password) {
-            Ok(new_hash) => {
-                self.store
-                    .rehash_password(user, &user.password_hash, &new_hash)
-                    .await
-            }
+            Ok(new_hash) => self.store.rehash_password(user, &new_hash).await.map(drop),
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {
@@ -151,26 +368,56 @@ impl LoginService {
         }
     }
 
+    /// `(exp, expires_in)` for a lifetime, checked against the app's rules.
+    fn expiry(&self, app: &App, lifetime: Lifetime, now: i64) -> Result<(i64, u64)> {
+        let seconds = match lifetime {
+            Lifetime::AppDefault => app.token_ttl,
+            Lifetime::Seconds(0) | Lifetime::NonExpiring => {
+                if !app.allow_non_expiring {
+                    return Err(Error::bad_request(
+                        "ttl 0 (a token that never expires) is not allowed for this app",
+                    ));
+                }
+                return Ok((now.saturating_add(NON_EXPIRING_SECS), 0));
+            }
+            Lifetime::Seconds(s) if s > MAX_TTL_SECS => {
+                return Err(Error::bad_request(format!(
+                    "ttl must be at most {MAX_TTL_SECS} seconds"
+                )));
+            }
+            Lifetime::Seconds(s) => s,
+        };
+        let exp = now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
+        Ok((exp, seconds))
+    }
+
     /// Mints the access token, the store token, the derived `access_key_secret`, and a
     /// push token bound to `device_guid` when one is given.
-    pub fn issue(&self, app: &App, user: &User, device_guid: Option<&str>) -> Result<IssuedTokens> {
+    pub fn issue(
+        &self,
+        app: &App,
+        subject: &Subject,
+        device_guid: Option<&str>,
+        lifetime: Lifetime,
+        acting: Option<(Actor, Option<i64>)>,
+    ) -> Result<IssuedTokens> {
         let tokens = &self.crypto.tokens;
         let now = self.crypto.clock.now_secs();
-        let ttl = i64::try_from(app.token_ttl).unwrap_or(i64::MAX);
-        let expire = now.saturating_add(ttl);
+        let (expire, expires_in) = self.expiry(app, lifetime, now)?;
         let session_id = random_id::<16>()?;
+        let (act, grp) = acting.map_or((None, None), |(a, g)| (Some(a), g));
         let claims = |typ: TokenType, dev: Option<&str>| Claims {
             iss: tokens.issuer().to_owned(),
             aud: typ.audience().to_owned(),
-            sub: user.user_id.to_string(),
+            sub: subject.sub(),
             app: app.app_id.clone(),
             iat: now,
-            exp: Some(expire),
+            exp: expire,
             sid: session_id.clone(),
             typ,
             dev: dev.map(str::to_owned),
-            act: None,
-            grp: None,
+            act: act.clone(),
+            grp,
         };
         let token = tokens.sign(&claims(TokenType::Access, None))?;
         let store_token = tokens.sign(&claims(TokenType::Store, None))?;
@@ -181,10 +428,21 @@ impl LoginService {
         Ok(IssuedTokens {
             token,
             expire,
+            expires_in,
             push_token,
             store_token,
             access_key_secret,
             session_id,
         })
+    }
+}
+
+/// Whether a login key names this user (all keys are canonical).
+fn names_user(key: &LoginKey, user: &User) -> bool {
+    match key {
+        LoginKey::UserId(id) => *id == user.user_id,
+        LoginKey::Username(name) => *name == user.username,
+        LoginKey::Phone(phone) => user.phone.as_ref() == Some(phone),
+        LoginKey::Email(email) => user.email.as_ref() == Some(email),
     }
 }

@@ -1,6 +1,8 @@
 //! Use cases. Each public function here is one thing a route or an operator command
 //! does; they own the rules and see storage only through the store traits.
 
+pub mod admin;
+pub mod audit;
 pub mod login;
 pub mod provision;
 pub mod seed;
@@ -11,7 +13,9 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenKeys;
 use crate::clock::Clock;
 
-pub use login::{IssuedTokens, LoginGrant, LoginRequest, LoginService};
+pub use login::{
+    Acting, AppGrant, IssuedTokens, Lifetime, LoginGrant, LoginRequest, LoginService, Subject,
+};
 
 /// The process-wide secrets and policies every service shares: built once at cold start.
 pub struct Crypto {

@@ -149,5 +149,6 @@ pub fn build_user(new: NewUser, hasher: &PasswordHasher, clock: &dyn Clock) -> R
         created_ms: now,
         modified_ms: now,
         tokens_valid_after: 0,
+        revision: 0,
     })
 }

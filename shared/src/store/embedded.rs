@@ -7,7 +7,9 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 
-use super::{AppAdmin, AppDirectory, CredentialLookup, PasswordRehash, UserAdmin};
+use super::{
+    AppAdmin, AppDirectory, CredentialLookup, PasswordRehash, UserAdmin, UserChange, secondary_keys,
+};
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 
@@ -43,23 +45,35 @@ impl EmbeddedStore {
     }
 }
 
-/// The secondary login keys of a user, with the field name used in conflict messages.
-pub(crate) fn secondary_keys(user: &User) -> Vec<(&'static str, LoginKey)> {
-    let mut keys = vec![("username", LoginKey::Username(user.username.clone()))];
-    if let Some(phone) = &user.phone {
-        keys.push(("phone", LoginKey::Phone(phone.clone())));
+impl Tables {
+    fn user(&self, app_id: &str, user_id: i64) -> Result<&User> {
+        self.users
+            .get(&(app_id.to_owned(), user_id))
+            .ok_or_else(|| Error::NotFound(format!("user {user_id} in app {app_id}")))
     }
-    if let Some(email) = &user.email {
-        keys.push(("email", LoginKey::Email(email.clone())));
-    }
-    keys
-}
 
-fn user_mut<'a>(tables: &'a mut Tables, app_id: &str, user_id: i64) -> Result<&'a mut User> {
-    tables
-        .users
-        .get_mut(&(app_id.to_owned(), user_id))
-        .ok_or_else(|| Error::NotFound(format!("user {user_id} in app {app_id}")))
+    /// Replaces `old` by `new` (same app and id) if `old` is still current, keeping the
+    /// login-key index unique: the embedded twin of the DynamoDB transaction.
+    fn replace_user(&mut self, old: &User, new: User) -> Result<()> {
+        let app = &new.app_id;
+        let old_keys = secondary_keys(old);
+        let new_keys = secondary_keys(&new);
+        for (field, key) in &new_keys {
+            if !old_keys.iter().any(|(_, k)| k == key)
+                && self.logins.contains_key(&(app.clone(), key.clone()))
+            {
+                return Err(Error::Conflict(format!("{field} already taken")));
+            }
+        }
+        for (_, key) in old_keys {
+            self.logins.remove(&(app.clone(), key));
+        }
+        for (_, key) in new_keys {
+            self.logins.insert((app.clone(), key), new.user_id);
+        }
+        self.users.insert((app.clone(), new.user_id), new);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -95,13 +109,18 @@ impl CredentialLookup for EmbeddedStore {
 
 #[async_trait]
 impl PasswordRehash for EmbeddedStore {
-    async fn rehash_password(&self, user: &User, old_hash: &str, new_hash: &str) -> Result<()> {
+    async fn rehash_password(&self, user: &User, new_hash: &str) -> Result<bool> {
         let mut tables = self.write()?;
-        let stored = user_mut(&mut tables, &user.app_id, user.user_id)?;
-        if stored.password_hash == old_hash {
-            stored.password_hash = new_hash.to_owned();
+        let current = tables.user(&user.app_id, user.user_id)?.clone();
+        if current.revision != user.revision {
+            return Ok(false);
         }
-        Ok(())
+        let change = UserChange::Rehash {
+            hash: new_hash.to_owned(),
+        };
+        let next = change.apply(&current, current.modified_ms);
+        tables.replace_user(&current, next)?;
+        Ok(true)
     }
 }
 
@@ -111,16 +130,10 @@ impl AppAdmin for EmbeddedStore {
         let mut tables = self.write()?;
         let name = (app.org_name.clone(), app.app_name.clone());
         if tables.apps.contains_key(&app.app_id) {
-            return Err(Error::Conflict(format!(
-                "app_id {} already exists",
-                app.app_id
-            )));
+            return Err(Error::Conflict("app_id already taken".into()));
         }
         if tables.app_names.contains_key(&name) {
-            return Err(Error::Conflict(format!(
-                "org/app {}/{} already exists",
-                app.org_name, app.app_name
-            )));
+            return Err(Error::Conflict("org_name/app_name already taken".into()));
         }
         tables.app_names.insert(name, app.app_id.clone());
         tables.apps.insert(app.app_id.clone(), app.clone());
@@ -136,10 +149,7 @@ impl UserAdmin for EmbeddedStore {
             .users
             .contains_key(&(user.app_id.clone(), user.user_id))
         {
-            return Err(Error::Conflict(format!(
-                "user_id {} already exists",
-                user.user_id
-            )));
+            return Err(Error::Conflict("user_id already taken".into()));
         }
         let keys = secondary_keys(user);
         for (field, key) in &keys {
@@ -161,35 +171,17 @@ impl UserAdmin for EmbeddedStore {
         Ok(())
     }
 
-    async fn set_password_hash(
+    async fn update_user(
         &self,
         app_id: &str,
         user_id: i64,
-        new_hash: &str,
-        tokens_valid_after: i64,
-        modified_ms: i64,
-    ) -> Result<()> {
+        change: &UserChange,
+        now_ms: i64,
+    ) -> Result<User> {
         let mut tables = self.write()?;
-        let user = user_mut(&mut tables, app_id, user_id)?;
-        user.password_hash = new_hash.to_owned();
-        user.tokens_valid_after = user.tokens_valid_after.max(tokens_valid_after);
-        user.modified_ms = modified_ms;
-        Ok(())
-    }
-
-    async fn set_activated(
-        &self,
-        app_id: &str,
-        user_id: i64,
-        activated: bool,
-        tokens_valid_after: i64,
-        modified_ms: i64,
-    ) -> Result<()> {
-        let mut tables = self.write()?;
-        let user = user_mut(&mut tables, app_id, user_id)?;
-        user.activated = activated;
-        user.tokens_valid_after = user.tokens_valid_after.max(tokens_valid_after);
-        user.modified_ms = modified_ms;
-        Ok(())
+        let current = tables.user(app_id, user_id)?.clone();
+        let next = change.apply(&current, now_ms);
+        tables.replace_user(&current, next.clone())?;
+        Ok(next)
     }
 }

@@ -6,6 +6,7 @@
 //! email) has its own item holding a full copy of the credential, and every change
 //! rewrites all copies in one transaction.
 
+pub mod dynamo;
 pub mod embedded;
 
 use async_trait::async_trait;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use crate::domain::{App, LoginKey, User};
 use crate::error::Result;
 
+pub use dynamo::DynamoStore;
 pub use embedded::EmbeddedStore;
 
 /// Read apps by either name. Used by every route.
@@ -29,11 +31,12 @@ pub trait CredentialLookup: Send + Sync {
     async fn find_user(&self, app_id: &str, key: &LoginKey) -> Result<Option<User>>;
 }
 
-/// Replaces a hash made under an old policy after a successful login. Conditional on the
-/// hash still being `old_hash`, so it can never undo a concurrent password change.
+/// Replaces a hash made under an old policy after a successful login. Applied only if
+/// the user is still at `user.revision`, so it can never undo a concurrent change.
 #[async_trait]
 pub trait PasswordRehash: Send + Sync {
-    async fn rehash_password(&self, user: &User, old_hash: &str, new_hash: &str) -> Result<()>;
+    /// `Ok(false)` when the user changed in between and nothing was written.
+    async fn rehash_password(&self, user: &User, new_hash: &str) -> Result<bool>;
 }
 
 /// Operator provisioning of apps.
@@ -43,30 +46,98 @@ pub trait AppAdmin: Send + Sync {
     async fn create_app(&self, app: &App) -> Result<()>;
 }
 
+/// A change to a user. Both stores apply it with [`UserChange::apply`] and write every
+/// copy of the user in one atomic step.
+#[derive(Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// A new password: every token issued before now stops working.
+    Password { hash: String },
+    /// Same password, new hash parameters (rehash on login): tokens stay valid.
+    Rehash { hash: String },
+    /// Ban (`false`) or unban. A ban also ends every token issued before now.
+    Activated(bool),
+    /// New phone and/or email (`None` removes it); uniqueness holds as at creation.
+    Contact {
+        phone: Option<String>,
+        email: Option<String>,
+    },
+    /// Logout everywhere: every token issued before now stops working.
+    RevokeTokens,
+}
+
+impl std::fmt::Debug for UserChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Password { .. } => f.write_str("Password"),
+            Self::Rehash { .. } => f.write_str("Rehash"),
+            Self::Activated(a) => write!(f, "Activated({a})"),
+            Self::Contact { .. } => f.write_str("Contact"),
+            Self::RevokeTokens => f.write_str("RevokeTokens"),
+        }
+    }
+}
+
+impl UserChange {
+    /// The user after the change, at `now_ms`.
+    pub fn apply(&self, user: &User, now_ms: i64) -> User {
+        let mut next = user.clone();
+        let revoke = |u: &mut User| {
+            u.tokens_valid_after = u.tokens_valid_after.max(now_ms.div_euclid(1000));
+        };
+        match self {
+            Self::Password { hash } => {
+                next.password_hash = hash.clone();
+                revoke(&mut next);
+            }
+            Self::Rehash { hash } => next.password_hash = hash.clone(),
+            Self::Activated(activated) => {
+                next.activated = *activated;
+                if !activated {
+                    revoke(&mut next);
+                }
+            }
+            Self::Contact { phone, email } => {
+                next.phone = phone.clone();
+                next.email = email.clone();
+            }
+            Self::RevokeTokens => revoke(&mut next),
+        }
+        if !matches!(self, Self::Rehash { .. }) {
+            next.modified_ms = now_ms;
+        }
+        next.revision = user.revision + 1;
+        next
+    }
+}
+
 /// Operator provisioning of users.
 #[async_trait]
 pub trait UserAdmin: Send + Sync {
     /// Fails with `Conflict` naming the field when the user id, username, phone or email
     /// is already taken in the app. Nothing is written then.
     async fn create_user(&self, user: &User) -> Result<()>;
-    /// Sets a new password hash and bumps `tokens_valid_after` on every copy.
-    async fn set_password_hash(
+    /// Applies `change` to every copy of the user at once and returns the new user.
+    /// `NotFound` for an unknown user; `Conflict` if a new phone/email is taken.
+    async fn update_user(
         &self,
         app_id: &str,
         user_id: i64,
-        new_hash: &str,
-        tokens_valid_after: i64,
-        modified_ms: i64,
-    ) -> Result<()>;
-    /// Bans (`activated = false`) or unbans; a ban also bumps `tokens_valid_after`.
-    async fn set_activated(
-        &self,
-        app_id: &str,
-        user_id: i64,
-        activated: bool,
-        tokens_valid_after: i64,
-        modified_ms: i64,
-    ) -> Result<()>;
+        change: &UserChange,
+        now_ms: i64,
+    ) -> Result<User>;
+}
+
+/// The login keys under which a user can be found besides the user id, with the field
+/// name used in conflict messages.
+pub fn secondary_keys(user: &User) -> Vec<(&'static str, LoginKey)> {
+    let mut keys = vec![("username", LoginKey::Username(user.username.clone()))];
+    if let Some(phone) = &user.phone {
+        keys.push(("phone", LoginKey::Phone(phone.clone())));
+    }
+    if let Some(email) = &user.email {
+        keys.push(("email", LoginKey::Email(email.clone())));
+    }
+    keys
 }
 
 /// What the login functions need.
@@ -74,5 +145,8 @@ pub trait LoginStore: AppDirectory + CredentialLookup + PasswordRehash {}
 impl<T: AppDirectory + CredentialLookup + PasswordRehash> LoginStore for T {}
 
 /// What the operator tooling needs.
-pub trait AdminStore: AppDirectory + CredentialLookup + AppAdmin + UserAdmin {}
-impl<T: AppDirectory + CredentialLookup + AppAdmin + UserAdmin> AdminStore for T {}
+pub trait AdminStore:
+    AppDirectory + CredentialLookup + AppAdmin + UserAdmin + PasswordRehash
+{
+}
+impl<T: AppDirectory + CredentialLookup + AppAdmin + UserAdmin + PasswordRehash> AdminStore for T {}

@@ -1,0 +1,83 @@
+//! `imauth app create`.
+
+use serde_json::json;
+use shared::service::admin;
+use shared::service::provision::NewApp;
+
+use crate::common::{TableArg, fail, print_json};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AppCommand {
+    /// Create an app. Prints it as JSON with a generated client_secret, shown only this
+    /// once: only its SHA-256 hash is stored.
+    Create(CreateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub table: TableArg,
+    /// The app id (letters, digits, '_', '-', '.'; at most 64).
+    #[arg(long)]
+    pub app_id: String,
+    /// Org name for the Easemob-style routes (default: the app id).
+    #[arg(long)]
+    pub org_name: Option<String>,
+    /// App name for the Easemob-style routes (default: the app id).
+    #[arg(long)]
+    pub app_name: Option<String>,
+    /// Default token lifetime in seconds (default 86400; at most one year).
+    #[arg(long, value_name = "SECS")]
+    pub token_ttl: Option<u64>,
+    /// `encrypt_type` handed to clients (default 0).
+    #[arg(long, value_name = "N")]
+    pub encrypt_type: Option<i32>,
+    /// `public_key` handed to clients for the encrypted connection.
+    #[arg(long, value_name = "K")]
+    pub public_key: Option<String>,
+    /// Allow tokens that never expire (`ttl: 0`) on the Easemob route.
+    #[arg(long)]
+    pub allow_non_expiring: bool,
+    /// Client id (default: `<app-id>-<random>`).
+    #[arg(long)]
+    pub client_id: Option<String>,
+}
+
+pub async fn run(command: AppCommand) -> anyhow::Result<()> {
+    match command {
+        AppCommand::Create(args) => create(args).await,
+    }
+}
+
+async fn create(args: CreateArgs) -> anyhow::Result<()> {
+    let store = args.table.store().await?;
+    let new = NewApp {
+        app_id: args.app_id,
+        org_name: args.org_name,
+        app_name: args.app_name,
+        client_id: args.client_id,
+        client_secret: None,
+        encrypt_type: args.encrypt_type,
+        public_key: args.public_key,
+        token_ttl: args.token_ttl,
+        allow_non_expiring: Some(args.allow_non_expiring),
+    };
+    let (app, secret) = admin::create_app(&store, new).await.map_err(fail)?;
+    print_json(&json!({
+        "app_id": app.app_id,
+        "org_name": app.org_name,
+        "app_name": app.app_name,
+        "encrypt_type": app.encrypt_type,
+        "public_key": app.public_key,
+        "token_ttl": app.token_ttl,
+        "allow_non_expiring": app.allow_non_expiring,
+        "client_id": app.client_id,
+        "client_secret": secret,
+    }))?;
+    if secret.is_some() {
+        eprintln!(
+            "the client_secret above is shown only this once: only its hash is stored, so keep it now"
+        );
+    }
+    Ok(())
+}

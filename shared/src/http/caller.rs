@@ -1,0 +1,100 @@
+//! "Who is calling": the one place that reads `access-token` / `Authorization: Bearer`
+//! and seed 000's acting headers (`user_id`, `group_id`). No route parses them itself.
+
+use std::net::IpAddr;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt as _};
+
+use super::request::{header, header_i64};
+use crate::auth::tokens::{Claims, TokenKeys, TokenType};
+use crate::domain::App;
+use crate::error::{Error, Result};
+use crate::service::Acting;
+
+/// The peer address `imauth serve` saw; Lambda requests carry theirs in the API Gateway
+/// request context instead.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The client's IP address, for audit records.
+pub fn source_ip(req: &Request) -> Option<String> {
+    if let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref()
+        && let Some(ip) = &context.http.source_ip
+    {
+        return Some(ip.clone());
+    }
+    req.extensions()
+        .get::<ClientAddr>()
+        .map(|addr| addr.0.to_string())
+}
+
+/// The presented token: the `access-token` header (seed 000) or `Authorization: Bearer`
+/// (seed 003, Easemob).
+pub fn presented_token(req: &Request) -> Result<Option<&str>> {
+    if let Some(token) = header(req, "access-token")?.filter(|t| !t.is_empty()) {
+        return Ok(Some(token));
+    }
+    match header(req, "authorization")? {
+        None => Ok(None),
+        Some(value) => {
+            let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+            if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+                return Err(Error::Unauthorized(
+                    "Authorization must be `Bearer <token>`".into(),
+                ));
+            }
+            Ok(Some(token.trim()))
+        }
+    }
+}
+
+/// A verified caller.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A user's access token.
+    User(Claims),
+    /// An app's admin token.
+    Admin(Claims),
+}
+
+/// Verifies the presented token, if any, as a user access token or an app admin token.
+/// A token that is present but invalid is an error (401), never ignored.
+pub fn principal(tokens: &TokenKeys, req: &Request) -> Result<Option<Principal>> {
+    let Some(token) = presented_token(req)? else {
+        return Ok(None);
+    };
+    let claims = tokens.verify_one_of(token, &[TokenType::Access, TokenType::App])?;
+    Ok(Some(match claims.typ {
+        TokenType::App => Principal::Admin(claims),
+        _ => Principal::User(claims),
+    }))
+}
+
+/// Seed 000's acting headers, checked: `None` when neither is present; otherwise they
+/// are honoured only with a valid admin token of `app` (403 for any other token or
+/// none, 401 for an invalid one).
+pub fn acting(tokens: &TokenKeys, req: &Request, app: &App) -> Result<Option<Acting>> {
+    let user_id = header_i64(req, "user_id")?;
+    let group_id = header_i64(req, "group_id")?;
+    if user_id.is_none() && group_id.is_none() {
+        return Ok(None);
+    }
+    match principal(tokens, req)? {
+        None => Err(Error::Forbidden(
+            "user_id and group_id headers are only honoured with an admin access-token".into(),
+        )),
+        Some(Principal::User(_)) => Err(Error::Forbidden(
+            "only an app's admin token may act through user_id or group_id headers".into(),
+        )),
+        Some(Principal::Admin(claims)) if claims.app != app.app_id => Err(Error::Forbidden(
+            "the admin token belongs to another app".into(),
+        )),
+        Some(Principal::Admin(admin)) => Ok(Some(Acting {
+            admin,
+            user_id,
+            group_id,
+            source_ip: source_ip(req),
+        })),
+    }
+}

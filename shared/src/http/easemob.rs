@@ -1,0 +1,200 @@
+//! `POST /{org_name}/{app_name}/token` (seeds 002/004, Easemob-compatible): a user token
+//! (`grant_type: password`) or the app's admin token (`grant_type: client_credentials`).
+
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::request::JsonFields;
+use super::respond::easemob;
+use crate::auth::password::Password;
+use crate::domain::LoginKey;
+use crate::error::{Error, Result};
+use crate::service::login::MAX_TTL_SECS;
+use crate::service::{Lifetime, LoginRequest, LoginService, Subject};
+
+/// `(org_name, app_name)` of a `/{org_name}/{app_name}/token` path.
+pub fn org_and_app(path: &str) -> Option<(&str, &str)> {
+    let mut parts = path.trim_matches('/').split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(org), Some(app), Some("token"), None) if !org.is_empty() && !app.is_empty() => {
+            Some((org, app))
+        }
+        _ => None,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EasemobUser {
+    pub uuid: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub created: i64,
+    pub modified: i64,
+    pub username: String,
+    pub activated: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserTokenAnswer {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub user: EasemobUser,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppTokenAnswer {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub application: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Answer {
+    User(UserTokenAnswer),
+    App(AppTokenAnswer),
+}
+
+pub async fn handle(service: &LoginService, req: &Request) -> Response<Body> {
+    easemob(token(service, req).await)
+}
+
+/// Easemob's `ttl`: seconds, as a JSON number or a numeric string; absent → the app's
+/// default; 0 → a token that never expires (if the app allows it).
+pub fn parse_ttl(value: Option<&Value>) -> Result<Lifetime> {
+    let whole = |text: &str| -> Result<u64> {
+        let text = text.trim();
+        if text.starts_with('-') {
+            return Err(Error::bad_request("ttl must not be negative"));
+        }
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::bad_request(
+                "ttl must be a whole number of seconds (a number or a numeric string)",
+            ));
+        }
+        text.parse::<u64>()
+            .ok()
+            .filter(|s| *s <= MAX_TTL_SECS)
+            .ok_or_else(|| {
+                Error::bad_request(format!("ttl must be at most {MAX_TTL_SECS} seconds"))
+            })
+    };
+    let seconds = match value {
+        None => return Ok(Lifetime::AppDefault),
+        Some(Value::Number(n)) => whole(&n.to_string())?,
+        Some(Value::String(s)) => whole(s)?,
+        Some(_) => {
+            return Err(Error::bad_request(
+                "ttl must be a whole number of seconds (a number or a numeric string)",
+            ));
+        }
+    };
+    Ok(if seconds == 0 {
+        Lifetime::NonExpiring
+    } else {
+        Lifetime::Seconds(seconds)
+    })
+}
+
+async fn token(service: &LoginService, req: &Request) -> Result<Answer> {
+    let path = req.uri().path();
+    let (org, app_name) = org_and_app(path).ok_or_else(|| Error::NotFound(path.to_owned()))?;
+    let app = service.app_by_name(org, app_name).await?;
+    let body = JsonFields::from_request(req)?;
+    let grant_type = body.required_str("grant_type")?;
+    let lifetime = parse_ttl(body.raw("ttl"))?;
+    match grant_type {
+        "password" => {
+            let key = LoginKey::username(body.required_str("username")?)
+                .map_err(|e| Error::bad_request(format!("username: {e}")))?;
+            let password = Password::new(body.required_str("password")?.to_owned())?;
+            let grant = service
+                .login(LoginRequest {
+                    app,
+                    key,
+                    password,
+                    device_guid: None,
+                    lifetime,
+                })
+                .await?;
+            let Subject::User(user) = grant.subject else {
+                return Err(Error::internal("password grant without a user"));
+            };
+            Ok(Answer::User(UserTokenAnswer {
+                access_token: grant.tokens.token,
+                expires_in: grant.tokens.expires_in,
+                user: EasemobUser {
+                    uuid: user.uuid,
+                    kind: "user",
+                    created: user.created_ms,
+                    modified: user.modified_ms,
+                    username: user.username,
+                    activated: user.activated,
+                },
+            }))
+        }
+        "client_credentials" => {
+            let client_id = body.required_str("client_id")?;
+            let client_secret = body.required_str("client_secret")?;
+            let grant = service.app_token(app, client_id, client_secret, lifetime)?;
+            Ok(Answer::App(AppTokenAnswer {
+                access_token: grant.access_token,
+                expires_in: grant.expires_in,
+                application: grant.app.app_id.clone(),
+            }))
+        }
+        other => Err(Error::UnsupportedGrantType(
+            other.chars().take(64).collect(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ttl_accepts_numbers_and_numeric_strings_only() {
+        assert_eq!(parse_ttl(None).unwrap(), Lifetime::AppDefault);
+        assert_eq!(
+            parse_ttl(Some(&json!(1024000))).unwrap(),
+            Lifetime::Seconds(1_024_000)
+        );
+        assert_eq!(
+            parse_ttl(Some(&json!("1024000"))).unwrap(),
+            Lifetime::Seconds(1_024_000)
+        );
+        assert_eq!(parse_ttl(Some(&json!(0))).unwrap(), Lifetime::NonExpiring);
+        assert_eq!(parse_ttl(Some(&json!("0"))).unwrap(), Lifetime::NonExpiring);
+        for bad in [
+            json!(-1),
+            json!("-5"),
+            json!(1.5),
+            json!("1.5"),
+            json!("abc"),
+            json!(""),
+            json!(true),
+            json!([1]),
+            json!(1e30),
+            json!("99999999999999999999999"),
+            json!(MAX_TTL_SECS + 1),
+        ] {
+            let e = parse_ttl(Some(&bad)).unwrap_err();
+            assert!(
+                matches!(e, Error::BadRequest(ref m) if m.contains("ttl")),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_three_segment_token_paths_are_easemob_paths() {
+        assert_eq!(org_and_app("/acme/chat/token"), Some(("acme", "chat")));
+        assert_eq!(org_and_app("/acme/chat/token/"), Some(("acme", "chat")));
+        assert_eq!(org_and_app("/token/id"), None);
+        assert_eq!(org_and_app("/v1/api/user/token"), None);
+        assert_eq!(org_and_app("//chat/token"), None);
+    }
+}

@@ -1,0 +1,278 @@
+//! DynamoDB-specific guarantees: one request per successful login, bounded retries and
+//! a 503 "try again" when DynamoDB is throttled or unreachable.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use integration::dynamo::{RequestLog, client_for, fresh_store};
+use lambda_http_event::login_event;
+use shared::auth::password::{PasswordHasher, PasswordPolicy};
+use shared::auth::tokens::{KeySetDocument, TokenKeys};
+use shared::clock::SystemClock;
+use shared::domain::LoginKey;
+use shared::error::Error;
+use shared::http::{Route, Services, handle};
+use shared::service::provision::{NewApp, NewUser, build_app, build_user};
+use shared::service::{Crypto, LoginRequest, LoginService};
+use shared::store::{AppAdmin as _, DynamoStore, UserAdmin as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+mod lambda_http_event {
+    /// A `/token/id` API Gateway event with the given body.
+    pub fn login_event(body: &str) -> String {
+        let text =
+            std::fs::read_to_string(integration::repo_root().join("events/token-id/ok.json"))
+                .unwrap();
+        let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        event["body"] = body.into();
+        event.to_string()
+    }
+}
+
+fn crypto() -> Arc<Crypto> {
+    Arc::new(Crypto {
+        hasher: PasswordHasher::new(PasswordPolicy::INSECURE_FAST).unwrap(),
+        tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth").unwrap(),
+        clock: Arc::new(SystemClock),
+    })
+}
+
+async fn provision(store: &DynamoStore, crypto: &Crypto) {
+    let (app, _) = build_app(NewApp {
+        app_id: "demo".into(),
+        ..NewApp::default()
+    })
+    .unwrap();
+    store.create_app(&app).await.unwrap();
+    let user = build_user(
+        NewUser {
+            app_id: "demo".into(),
+            user_id: 10001,
+            username: "alice".into(),
+            phone: Some("+8613800000000".into()),
+            email: Some("alice@example.com".into()),
+            password: "alice-password".into(),
+            activated: Some(true),
+        },
+        &crypto.hasher,
+        &SystemClock,
+    )
+    .unwrap();
+    store.create_user(&user).await.unwrap();
+}
+
+fn request(
+    app: &Arc<shared::domain::App>,
+    key: LoginKey,
+    password: &str,
+    device: Option<&str>,
+) -> LoginRequest {
+    LoginRequest {
+        app: app.clone(),
+        key,
+        password: shared::auth::password::Password::new(password.into()).unwrap(),
+        device_guid: device.map(Into::into),
+        lifetime: shared::service::Lifetime::AppDefault,
+    }
+}
+
+#[tokio::test]
+async fn a_successful_login_is_one_get_item_and_no_write_whatever_names_the_user() {
+    let (store, log) = fresh_store().await.unwrap();
+    let crypto = crypto();
+    provision(&store, &crypto).await;
+    let service = LoginService::new(Arc::new(store), crypto);
+    let app = service.app("demo").await.unwrap();
+    // The first request of a process also reads the app (then cached, above).
+    service
+        .login(request(
+            &app,
+            LoginKey::UserId(10001),
+            "alice-password",
+            None,
+        ))
+        .await
+        .unwrap();
+    log.take();
+    for key in [
+        LoginKey::UserId(10001),
+        LoginKey::Username("alice".into()),
+        LoginKey::Phone("+8613800000000".into()),
+        LoginKey::Email("alice@example.com".into()),
+    ] {
+        let grant = service
+            .login(request(&app, key.clone(), "alice-password", None))
+            .await
+            .unwrap();
+        assert_eq!(grant.subject.user_id(), 10001);
+        assert_eq!(log.take(), ["GetItem"], "{key:?}");
+    }
+    // Failures: at most two requests each, and no write.
+    for (key, password) in [
+        (LoginKey::UserId(10001), "wrong"),
+        (LoginKey::UserId(424242), "wrong"),
+        (LoginKey::Email("nobody@example.com".into()), "wrong"),
+    ] {
+        let outcome = service
+            .login(request(&app, key.clone(), password, None))
+            .await;
+        assert!(matches!(outcome, Err(Error::BadCredentials)), "{key:?}");
+        let requests = log.take();
+        assert!(requests.len() <= 2, "{key:?}: {requests:?}");
+        assert!(
+            requests.iter().all(|r| r == "GetItem"),
+            "{key:?}: {requests:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_login_under_an_older_policy_rehashes_once_with_one_conditional_write() {
+    let (store, log) = fresh_store().await.unwrap();
+    let old = crypto();
+    provision(&store, &old).await;
+    let stronger = Arc::new(Crypto {
+        hasher: PasswordHasher::new(PasswordPolicy {
+            memory_kib: 16,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap(),
+        tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth").unwrap(),
+        clock: Arc::new(SystemClock),
+    });
+    let store = Arc::new(store);
+    let service = LoginService::new(store.clone(), stronger.clone());
+    let app = service.app("demo").await.unwrap();
+    service
+        .login(request(
+            &app,
+            LoginKey::Username("alice".into()),
+            "alice-password",
+            None,
+        ))
+        .await
+        .unwrap();
+    let requests = log.take();
+    assert!(
+        requests.contains(&"TransactWriteItems".to_owned()),
+        "{requests:?}"
+    );
+    let user = shared::store::CredentialLookup::find_user(
+        store.as_ref(),
+        "demo",
+        &LoginKey::Email("alice@example.com".into()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!stronger.hasher.needs_rehash(&user.password_hash));
+    log.take();
+    service
+        .login(request(
+            &app,
+            LoginKey::UserId(10001),
+            "alice-password",
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(log.take(), ["GetItem"], "no second rehash");
+}
+
+/// A loopback server that answers every DynamoDB call with a throttling error.
+async fn throttling_dynamodb() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut seen = Vec::new();
+                // Read the head and the body (Content-Length), then answer.
+                loop {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&seen[..end]).to_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if seen.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#;
+                let response = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: fake\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), hits)
+}
+
+async fn services_over(endpoint: &str, log: &RequestLog) -> Services {
+    let client = client_for(endpoint, log).await;
+    Services {
+        login: LoginService::new(Arc::new(DynamoStore::new(client, "imauth")), crypto()),
+    }
+}
+
+async fn assert_try_again(services: &Services) -> Duration {
+    let started = Instant::now();
+    let req = lambda_http::request::from_str(&login_event(
+        r#"{"user_id":10001,"password":"alice-password"}"#,
+    ))
+    .unwrap();
+    let response = handle(services, Route::TokenId, req).await;
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["code"], 503);
+    assert_eq!(body["data"], serde_json::Value::Null);
+    assert!(
+        body["message"].as_str().unwrap().contains("try again"),
+        "{body}"
+    );
+    elapsed
+}
+
+#[tokio::test]
+async fn throttled_dynamodb_is_retried_a_bounded_number_of_times_then_503() {
+    let (endpoint, hits) = throttling_dynamodb().await;
+    let log = RequestLog::default();
+    let services = services_over(&endpoint, &log).await;
+    let elapsed = assert_try_again(&services).await;
+    // The SDK's standard retry mode: 3 attempts, then give up.
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    assert_eq!(log.take().len(), 3);
+    assert!(elapsed < Duration::from_secs(15), "bounded: {elapsed:?}");
+}
+
+#[tokio::test]
+async fn unreachable_dynamodb_is_retried_a_bounded_number_of_times_then_503() {
+    // A port that was free a moment ago: connections are refused.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let log = RequestLog::default();
+    let services = services_over(&format!("http://127.0.0.1:{port}"), &log).await;
+    let elapsed = assert_try_again(&services).await;
+    assert_eq!(log.take().len(), 3, "standard retry: 3 attempts");
+    assert!(elapsed < Duration::from_secs(15), "bounded: {elapsed:?}");
+}
