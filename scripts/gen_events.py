@@ -101,6 +101,15 @@ EVENTS = {
     "app-token/client-credentials.json": easemob({"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret-0123456789"}),
     "app-token/client-credentials-wrong-secret.json": easemob({"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "not-the-secret-0123456789"}),
     "app-token/get.json": event("GET", "/demo-org/demo-app/token", {}, None, route_key="ANY /{org_name}/{app_name}/token"),
+    # Tokens are minted by the tests and replace the placeholders.
+    "token-refresh/refresh.json": event("POST", "/token/refresh", {}, {"refresh_token": "REFRESH_TOKEN"}),
+    "token-refresh/refresh-reflash-key.json": event("POST", "/token/refresh", {}, {"reflash_key": "REFRESH_TOKEN"}),
+    "token-refresh/refresh-garbage.json": event("POST", "/token/refresh", {}, {"refresh_token": "r.not-a-real-token"}),
+    "token-refresh/refresh-missing-token.json": event("POST", "/token/refresh", {}, {}),
+    "token-refresh/revoke.json": event("POST", "/token/revoke", {}, {"refresh_token": "REFRESH_TOKEN"}),
+    "token-refresh/logout-everywhere.json": event("POST", "/token/revoke", {"authorization": "Bearer ACCESS_TOKEN"}, {"all": True}),
+    "token-refresh/logout-everywhere-no-token.json": event("POST", "/token/revoke", {}, {"all": True}),
+    "token-refresh/get.json": event("GET", "/token/refresh", {}, None, route_key="ANY /token/refresh"),
 }
 
 if __name__ == "__main__":

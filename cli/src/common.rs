@@ -147,13 +147,12 @@ pub fn print_json(value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A service error as a one-line operator message. (`Error::NotFound`'s own `Display`
-/// is worded for HTTP routes.)
+/// A service error as a one-line operator message.
 pub fn describe(err: &Error) -> String {
     match err {
-        Error::NotFound(what) if what.starts_with("no ") => what.clone(),
-        Error::NotFound(what) => format!("not found: {what}"),
-        Error::BadRequest(message) | Error::Conflict(message) => message.clone(),
+        Error::NotFound(message) | Error::BadRequest(message) | Error::Conflict(message) => {
+            message.clone()
+        }
         other => other.to_string(),
     }
 }
@@ -181,8 +180,8 @@ mod tests {
             "username already taken"
         );
         assert_eq!(
-            describe(&Error::NotFound("user 5 in app a".into())),
-            "not found: user 5 in app a"
+            describe(&Error::NotFound("no user 5 in app a".into())),
+            "no user 5 in app a"
         );
     }
 }

@@ -497,7 +497,7 @@ impl Progress {
     fn new(total: u64) -> Self {
         if std::io::stderr().is_terminal() {
             let style = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows, {per_sec}, eta {eta} {msg}",
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows, eta {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             let bar = ProgressBar::new(total).with_style(style);
@@ -525,8 +525,9 @@ impl Progress {
         match self {
             Self::Bar(bar) => {
                 bar.inc(1);
+                let rate = tally.rows() as f64 / bar.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!(
-                    "({} imported, {} present, {} bad)",
+                    "({} imported, {} present, {} bad) {rate:.0} rows/s",
                     tally.imported, tally.already_present, tally.bad
                 ));
             }

@@ -15,12 +15,11 @@ use hyper_util::rt::TokioIo;
 use shared::auth::tokens::random_id;
 use shared::config::{Settings, StoreKind, parse_password_policy};
 use shared::error::Error;
+use shared::http::caller::ClientAddr;
 use shared::http::request::MAX_BODY_BYTES;
-use shared::http::respond::envelope;
 use shared::http::{Route, Services, handle, not_found};
-use shared::service::LoginService;
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
-use shared::store::{AppAdmin as _, EmbeddedStore, LoginStore, UserAdmin as _};
+use shared::store::{AppAdmin as _, EmbeddedStore, UserAdmin as _};
 
 /// Where `serve` reads apps and users from.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +82,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..Settings::default()
     };
     let crypto = settings.crypto()?;
-    let (store, demo): (Arc<dyn LoginStore>, _) = match store_kind {
+    let (services, demo) = match store_kind {
         StoreKind::Embedded => {
             let store = settings.embedded_store(&crypto).await?;
             let demo = if args.demo {
@@ -91,13 +90,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             } else {
                 None
             };
-            (Arc::new(store), demo)
+            (Services::over(Arc::new(store), crypto), demo)
         }
-        StoreKind::Dynamo => (settings.login_store(&crypto).await?, None),
+        StoreKind::Dynamo => (
+            Services::over(Arc::new(Settings::dynamo_store().await?), crypto),
+            None,
+        ),
     };
-    let services = Arc::new(Services {
-        login: LoginService::new(store, crypto),
-    });
+    let services = Arc::new(services);
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -112,7 +112,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted?,
             _ = tokio::signal::ctrl_c() => {
                 tracing::info!("shutting down");
@@ -123,7 +123,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let services = services.clone();
-                async move { Ok::<_, Infallible>(route(&services, req).await) }
+                async move { Ok::<_, Infallible>(route(&services, peer, req).await) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -137,14 +137,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Finds the route for the path, reads the body (bounded), and hands the request to the
 /// shared handler as a `lambda_http::Request`.
-async fn route(services: &Services, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn route(
+    services: &Services,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let Some(route) = Route::for_path(req.uri().path()) else {
         return into_hyper(not_found(req.uri().path()));
     };
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(ClientAddr(peer.ip()));
     let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return into_hyper(envelope::<()>(Err(Error::PayloadTooLarge(MAX_BODY_BYTES)))),
+        Err(_) => return into_hyper(route.error_response(Error::PayloadTooLarge(MAX_BODY_BYTES))),
     };
     let body = if body.is_empty() {
         lambda_http::Body::Empty

@@ -27,11 +27,7 @@ async fn create(arg: &TableArg) -> anyhow::Result<()> {
             eprintln!("created table {}", store.table());
             Ok(())
         }
-        // `create_table` reports every SDK failure as `Internal` with the AWS error in
-        // its detail; an existing table is the one an operator expects to meet.
-        Err(Error::Internal(detail)) if detail.contains("ResourceInUseException") => {
-            bail!("table {} already exists", store.table())
-        }
+        Err(Error::Conflict(message)) => bail!("{message}"),
         Err(e) => Err(fail(e).context(format!("creating table {}", store.table()))),
     }
 }

@@ -28,6 +28,7 @@ pub struct CreateArgs {
     pub table: TableArg,
     #[command(flatten)]
     pub policy: PolicyArg,
+    /// The app the user belongs to.
     #[arg(long)]
     pub app_id: String,
     /// Positive int64.
@@ -36,8 +37,10 @@ pub struct CreateArgs {
     /// Letters, digits, '_', '-', '.'; not all digits; stored lowercased.
     #[arg(long)]
     pub username: String,
+    /// Digits with an optional leading '+' (separators allowed); unique in the app.
     #[arg(long)]
     pub phone: Option<String>,
+    /// Unique in the app; stored lowercased.
     #[arg(long)]
     pub email: Option<String>,
     #[command(flatten)]
@@ -49,8 +52,10 @@ pub struct CreateArgs {
 pub struct ShowArgs {
     #[command(flatten)]
     pub table: TableArg,
+    /// The app the user belongs to.
     #[arg(long)]
     pub app_id: String,
+    /// The user id.
     #[arg(long, value_name = "N")]
     pub user_id: Option<i64>,
     /// A phone, an email or a username, resolved as `/token/login` does.
@@ -62,8 +67,10 @@ pub struct ShowArgs {
 pub struct UserRef {
     #[command(flatten)]
     pub table: TableArg,
+    /// The app the user belongs to.
     #[arg(long)]
     pub app_id: String,
+    /// The user id.
     #[arg(long, value_name = "N")]
     pub user_id: i64,
 }

@@ -22,9 +22,9 @@ use crate::auth::password::{PasswordHasher, PasswordPolicy};
 use crate::auth::tokens::{KeySetDocument, TokenKeys};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
-use crate::http::{Route, Services, handle};
+use crate::http::{Route, Services, handle, not_found};
+use crate::service::Crypto;
 use crate::service::seed::SeedFile;
-use crate::service::{Crypto, LoginService};
 use crate::store::{DynamoStore, EmbeddedStore, LoginStore};
 
 pub const DEFAULT_ISSUER: &str = "imauth";
@@ -192,19 +192,24 @@ impl Settings {
     pub async fn login_store(&self, crypto: &Crypto) -> Result<Arc<dyn LoginStore>> {
         Ok(match self.store {
             StoreKind::Embedded => Arc::new(self.embedded_store(crypto).await?),
-            StoreKind::Dynamo => {
-                let store = DynamoStore::from_env().await?;
-                store.warm_up().await;
-                Arc::new(store)
-            }
+            StoreKind::Dynamo => Arc::new(Self::dynamo_store().await?),
         })
     }
 
+    pub async fn dynamo_store() -> Result<DynamoStore> {
+        let store = DynamoStore::from_env().await?;
+        store.warm_up().await;
+        Ok(store)
+    }
+
+    /// Every service over the configured store.
     pub async fn build_services(&self) -> Result<Services> {
         let crypto = self.crypto()?;
-        let store = self.login_store(&crypto).await?;
-        Ok(Services {
-            login: LoginService::new(store, crypto),
+        Ok(match self.store {
+            StoreKind::Embedded => {
+                Services::over(Arc::new(self.embedded_store(&crypto).await?), crypto)
+            }
+            StoreKind::Dynamo => Services::over(Arc::new(Self::dynamo_store().await?), crypto),
         })
     }
 }
@@ -222,18 +227,28 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// The Lambda runtime loop for one route, over services built once at cold start.
-pub async fn serve_lambda(services: &Services, route: Route) -> Result<(), lambda_http::Error> {
-    lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, Infallible>(handle(services, route, req).await)
-    }))
+/// The Lambda runtime loop for a function's routes, over services built once at cold
+/// start. A path outside `routes` (API Gateway misconfigured) is a 404.
+pub async fn serve_lambda(
+    services: &Services,
+    routes: &'static [Route],
+) -> Result<(), lambda_http::Error> {
+    lambda_http::run(lambda_http::service_fn(
+        move |req: lambda_http::Request| async move {
+            let response = match Route::for_path(req.uri().path()) {
+                Some(route) if routes.contains(&route) => handle(services, route, req).await,
+                _ => not_found(req.uri().path()),
+            };
+            Ok::<_, Infallible>(response)
+        },
+    ))
     .await
 }
 
 /// What every function's `main` does: log setup, settings from the environment,
 /// services, then the runtime loop. A bad configuration fails the cold start with a
 /// clear log line rather than serving errors.
-pub async fn run_function(route: Route) -> Result<(), lambda_http::Error> {
+pub async fn run_function(routes: &'static [Route]) -> Result<(), lambda_http::Error> {
     init_logging();
     let services = match Settings::from_env() {
         Ok(settings) => settings.build_services().await,
@@ -242,5 +257,5 @@ pub async fn run_function(route: Route) -> Result<(), lambda_http::Error> {
     let services = services.inspect_err(|e| {
         tracing::error!(error = %e, "configuration refused; not starting");
     })?;
-    serve_lambda(&services, route).await
+    serve_lambda(&services, routes).await
 }

@@ -60,12 +60,20 @@ pub struct User {
     pub activated: bool,
     pub created_ms: i64,
     pub modified_ms: i64,
-    /// Tokens issued before this Unix second are no longer accepted.
+    /// Unix milliseconds: tokens and refresh families minted at or before this instant
+    /// are no longer accepted (bumped by ban, password change, logout everywhere).
     pub tokens_valid_after: i64,
     /// Incremented by every change. Stores use it for optimistic concurrency: the copies
     /// of a user (one per login key) are rewritten only if none changed in between.
     #[serde(default)]
     pub revision: i64,
+    /// Consecutive failed logins (see `auth::lockout`); on every copy, so the same
+    /// counter applies whichever way the user is named.
+    #[serde(default)]
+    pub failed_logins: u32,
+    /// When the last failed login happened (ms); 0 if never.
+    #[serde(default)]
+    pub last_failure_ms: i64,
 }
 
 impl fmt::Debug for User {

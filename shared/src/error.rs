@@ -31,8 +31,8 @@ pub enum Error {
     /// Easemob's `grant_type` is neither `password` nor `client_credentials`.
     #[error("unsupported grant_type {0:?}: expected password or client_credentials")]
     UnsupportedGrantType(String),
-    /// A path that no route serves.
-    #[error("no route for {0}")]
+    /// Something named does not exist (a route, a user); the message says what.
+    #[error("{0}")]
     NotFound(String),
     #[error("method {0} not allowed")]
     MethodNotAllowed(String),

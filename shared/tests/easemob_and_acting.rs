@@ -9,7 +9,6 @@ use shared::auth::password::PasswordPolicy;
 use shared::auth::tokens::{Claims, TokenType};
 use shared::config::Settings;
 use shared::http::{Route, Services, handle};
-use shared::service::LoginService;
 use shared::service::audit::MemoryAudit;
 
 fn repo_path(relative: &str) -> std::path::PathBuf {
@@ -25,10 +24,9 @@ async fn services() -> (Services, Arc<MemoryAudit>) {
         ..Settings::default()
     };
     let crypto = settings.crypto().unwrap();
-    let store = settings.login_store(&crypto).await.unwrap();
+    let store = Arc::new(settings.embedded_store(&crypto).await.unwrap());
     let audit = Arc::new(MemoryAudit::default());
-    let login = LoginService::with_audit(store, crypto, audit.clone());
-    (Services { login }, audit)
+    (Services::with_audit(store, crypto, audit.clone()), audit)
 }
 
 fn event(name: &str) -> Request {
@@ -81,7 +79,10 @@ async fn the_easemob_seed_example_logs_c_in_as_lowercase_c() {
         .map(String::as_str)
         .collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["access_token", "expires_in", "user"]);
+    assert_eq!(
+        keys,
+        ["access_token", "expires_in", "refresh_token", "user"]
+    );
     let c = claims(&services, &body["access_token"], TokenType::Access);
     assert_eq!(c.sub, "10003");
     assert_eq!(c.exp - c.iat, 1_024_000);

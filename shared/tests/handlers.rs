@@ -85,6 +85,8 @@ async fn token_id_success_has_every_seed_000_field_and_tokens_verify() {
             "encrypt_type",
             "expire",
             "public_key",
+            "refresh_expire",
+            "refresh_token",
             "store_token",
             "token",
             "user_id"
@@ -328,7 +330,13 @@ async fn every_event_file_parses_and_answers() {
     // the handler for its path answers with JSON.
     let services = services().await;
     let mut seen = 0;
-    for dir in ["token-id", "token-login", "token-user", "app-token"] {
+    for dir in [
+        "token-id",
+        "token-login",
+        "token-user",
+        "app-token",
+        "token-refresh",
+    ] {
         for entry in std::fs::read_dir(repo_path(&format!("events/{dir}"))).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();

@@ -326,7 +326,7 @@ async fn users_round_trip_through_create_show_ban_unban_and_set_password() {
         "",
     )
     .await
-    .fails_with("not found: user 7 in app shop");
+    .fails_with("no user 7 in app shop");
 
     // set-password, from stdin then from a file; every copy of the user follows.
     let set = args(&args(&["user", "set-password"], &who), &FAST);
@@ -354,13 +354,13 @@ async fn users_round_trip_through_create_show_ban_unban_and_set_password() {
 async fn a_taken_username_exits_1_and_writes_nothing() {
     let (store, _) = fresh_store().await.unwrap();
     create_app(&store, "shop").await;
-    let user = |id: &'static str, name: &'static str| {
+    let user = |app: &'static str, id: &'static str, name: &'static str| {
         args(
             &[
                 "user",
                 "create",
                 "--app-id",
-                "shop",
+                app,
                 "--user-id",
                 id,
                 "--username",
@@ -369,25 +369,17 @@ async fn a_taken_username_exits_1_and_writes_nothing() {
             &FAST,
         )
     };
-    run(store.table(), &user("1", "alice"), "pw-1\n").await.ok();
-    run(store.table(), &user("2", "ALICE"), "pw-2\n")
+    run(store.table(), &user("shop", "1", "alice"), "pw-1\n")
+        .await
+        .ok();
+    run(store.table(), &user("shop", "2", "ALICE"), "pw-2\n")
         .await
         .fails_with("username already taken");
     assert!(stored(&store, "shop", LoginKey::UserId(2)).await.is_none());
 
-    run(
-        store.table(),
-        &user("3", "bob")
-            .iter()
-            .map(|a| a.replace("shop", "nope"))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        "pw\n",
-    )
-    .await
-    .fails_with("unknown app: app_id \"nope\" names no app");
+    run(store.table(), &user("nope", "3", "bob"), "pw\n")
+        .await
+        .fails_with("unknown app: app_id \"nope\" names no app");
 }
 
 #[tokio::test]

@@ -301,3 +301,99 @@ async fn app_token_function_answers_the_easemob_route_and_its_admin_token_acts()
         "the admin token must never be logged"
     );
 }
+
+fn with_body_token(event: &str, field: &str, token: &str) -> Value {
+    let mut e = load_event(event).unwrap();
+    let mut body: Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+    body[field] = Value::from(token);
+    e["body"] = Value::from(body.to_string());
+    e
+}
+
+#[tokio::test]
+async fn token_refresh_function_rotates_detects_reuse_and_revokes() {
+    let f = fixture("token-refresh");
+    let login = run("token-id", &f, &["events/token-id/ok.json"]).await;
+    let opener = login[0].body["data"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let access = login[0].body["data"]["token"].as_str().unwrap().to_owned();
+
+    // Another process, another cold start: the opener is self-contained.
+    let binary = workspace_binary("token-refresh").unwrap();
+    let first = invoke_all(
+        &binary,
+        &f.env,
+        vec![with_body_token(
+            "events/token-refresh/refresh.json",
+            "refresh_token",
+            &opener,
+        )],
+    )
+    .await
+    .unwrap();
+    let first = first.invocations[0].api_response().unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+    let rotated = first.body["data"]["reflash_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(first.body["data"]["refresh_token"], rotated.as_str());
+    f.keys
+        .verify(
+            first.body["data"]["token"].as_str().unwrap(),
+            TokenType::Access,
+        )
+        .unwrap();
+
+    let mut logout = load_event("events/token-refresh/logout-everywhere.json").unwrap();
+    logout["headers"]["authorization"] = Value::from(format!("Bearer {access}"));
+    let run = invoke_all(
+        &binary,
+        &f.env,
+        vec![
+            with_body_token(
+                "events/token-refresh/refresh.json",
+                "refresh_token",
+                &opener,
+            ),
+            with_body_token(
+                "events/token-refresh/refresh-reflash-key.json",
+                "reflash_key",
+                &opener,
+            ),
+            load_event("events/token-refresh/refresh-garbage.json").unwrap(),
+            load_event("events/token-refresh/refresh-missing-token.json").unwrap(),
+            load_event("events/token-refresh/logout-everywhere-no-token.json").unwrap(),
+            logout,
+            load_event("events/token-refresh/get.json").unwrap(),
+            load_event("events/token-id/ok.json").unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    let r: Vec<ApiResponse> = run
+        .invocations
+        .iter()
+        .map(|i| i.api_response().unwrap())
+        .collect();
+    // This process's store had never seen the family: the first use opens it here...
+    assert_eq!(r[0].status, 200, "{}", r[0].body);
+    // ...and the second use of the same opener is reuse.
+    assert_eq!(r[1].status, 401, "{}", r[1].body);
+    assert_eq!(r[2].status, 401);
+    assert_eq!(r[3].status, 400);
+    assert_eq!(r[4].status, 401);
+    assert_eq!(r[5].status, 200, "{}", r[5].body);
+    assert_eq!(r[6].status, 405);
+    assert_eq!(
+        r[7].status, 404,
+        "a login path is not this function's route"
+    );
+    let logs = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        !logs.contains(&opener) && !logs.contains(&access),
+        "no token in logs"
+    );
+}

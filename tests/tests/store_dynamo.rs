@@ -108,23 +108,48 @@ async fn a_successful_login_is_one_get_item_and_no_write_whatever_names_the_user
         assert_eq!(grant.subject.user_id(), 10001);
         assert_eq!(log.take(), ["GetItem"], "{key:?}");
     }
-    // Failures: at most two requests each, and no write.
-    for (key, password) in [
-        (LoginKey::UserId(10001), "wrong"),
-        (LoginKey::UserId(424242), "wrong"),
-        (LoginKey::Email("nobody@example.com".into()), "wrong"),
+    // A wrong password: the read plus one write (the failure count, for lockout).
+    let outcome = service
+        .login(request(&app, LoginKey::UserId(10001), "wrong", None))
+        .await;
+    assert!(matches!(outcome, Err(Error::BadCredentials)));
+    assert_eq!(log.take(), ["GetItem", "TransactWriteItems"]);
+    // An unknown user: the read only (there is no account to count against).
+    for key in [
+        LoginKey::UserId(424242),
+        LoginKey::Email("nobody@example.com".into()),
     ] {
         let outcome = service
-            .login(request(&app, key.clone(), password, None))
+            .login(request(&app, key.clone(), "wrong", None))
             .await;
         assert!(matches!(outcome, Err(Error::BadCredentials)), "{key:?}");
-        let requests = log.take();
-        assert!(requests.len() <= 2, "{key:?}: {requests:?}");
-        assert!(
-            requests.iter().all(|r| r == "GetItem"),
-            "{key:?}: {requests:?}"
-        );
+        assert_eq!(log.take(), ["GetItem"], "{key:?}");
     }
+    // The next success resets the count: its read, plus one write to clear it.
+    service
+        .login(request(
+            &app,
+            LoginKey::UserId(10001),
+            "alice-password",
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(log.take(), ["GetItem", "TransactWriteItems"]);
+    service
+        .login(request(
+            &app,
+            LoginKey::UserId(10001),
+            "alice-password",
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        log.take(),
+        ["GetItem"],
+        "and then logins are one read again"
+    );
 }
 
 #[tokio::test]
@@ -227,9 +252,7 @@ async fn throttling_dynamodb() -> (String, Arc<AtomicUsize>) {
 
 async fn services_over(endpoint: &str, log: &RequestLog) -> Services {
     let client = client_for(endpoint, log).await;
-    Services {
-        login: LoginService::new(Arc::new(DynamoStore::new(client, "imauth")), crypto()),
-    }
+    Services::over(Arc::new(DynamoStore::new(client, "imauth")), crypto())
 }
 
 async fn assert_try_again(services: &Services) -> Duration {

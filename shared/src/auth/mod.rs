@@ -1,6 +1,8 @@
 //! Credentials and tokens.
 
+pub mod lockout;
 pub mod password;
+pub mod refresh;
 pub mod tokens;
 
 use base64::Engine as _;

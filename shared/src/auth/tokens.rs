@@ -61,6 +61,10 @@ pub struct Claims {
     /// The app the token belongs to.
     pub app: String,
     pub iat: i64,
+    /// `iat` in milliseconds, so a revocation (`tokens_valid_after`, ms) and a token
+    /// minted in the same second are told apart.
+    #[serde(default)]
+    pub iat_ms: i64,
     /// Always present: a "non-expiring" token (Easemob `ttl: 0`) gets an `exp` a century
     /// away, so no verifier ever has to accept a token without one.
     pub exp: i64,
@@ -363,6 +367,11 @@ impl TokenKeys {
         self.verifier.verify_one_of(token, allowed)
     }
 
+    /// Key for sealing refresh-token family openers (domain-separated by its own label).
+    pub fn refresh_secret(&self) -> &[u8] {
+        &self.store_secret
+    }
+
     /// `access_key_secret` of seed 000: derived, not stored, so the file store can
     /// re-derive it from the session id with the same secret.
     pub fn access_key_secret(&self, session_id: &str) -> Result<String> {
@@ -395,6 +404,7 @@ mod tests {
             sub: "42".into(),
             app: "demo".into(),
             iat: now,
+            iat_ms: now * 1000,
             exp: now + exp.unwrap_or(0),
             sid: "s1".into(),
             typ,

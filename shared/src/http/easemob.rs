@@ -39,6 +39,8 @@ pub struct EasemobUser {
 pub struct UserTokenAnswer {
     pub access_token: String,
     pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub user: EasemobUser,
 }
 
@@ -99,7 +101,8 @@ pub fn parse_ttl(value: Option<&Value>) -> Result<Lifetime> {
 
 async fn token(service: &LoginService, req: &Request) -> Result<Answer> {
     let path = req.uri().path();
-    let (org, app_name) = org_and_app(path).ok_or_else(|| Error::NotFound(path.to_owned()))?;
+    let (org, app_name) =
+        org_and_app(path).ok_or_else(|| Error::NotFound(format!("no route for {path}")))?;
     let app = service.app_by_name(org, app_name).await?;
     let body = JsonFields::from_request(req)?;
     let grant_type = body.required_str("grant_type")?;
@@ -124,6 +127,7 @@ async fn token(service: &LoginService, req: &Request) -> Result<Answer> {
             Ok(Answer::User(UserTokenAnswer {
                 access_token: grant.tokens.token,
                 expires_in: grant.tokens.expires_in,
+                refresh_token: grant.tokens.refresh.map(|(token, _)| token),
                 user: EasemobUser {
                     uuid: user.uuid,
                     kind: "user",

@@ -7,9 +7,9 @@ use super::caller::acting;
 use super::request::{JsonFields, header};
 use super::respond::envelope;
 use crate::auth::password::Password;
-use crate::domain::LoginKey;
+use crate::domain::{App, LoginKey};
 use crate::error::{Error, Result};
-use crate::service::{Lifetime, LoginGrant, LoginRequest, LoginService};
+use crate::service::{IssuedTokens, Lifetime, LoginGrant, LoginRequest, LoginService};
 
 /// Seed 000's `data` object.
 #[derive(Debug, Serialize)]
@@ -23,20 +23,34 @@ pub struct TokenData {
     pub store_token: String,
     pub token: String,
     pub user_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Unix seconds at which `refresh_token` expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_expire: Option<i64>,
+}
+
+impl TokenData {
+    pub fn new(app: &App, user_id: i64, tokens: IssuedTokens) -> Self {
+        let (refresh_token, refresh_expire) = tokens.refresh.unzip();
+        Self {
+            access_key_secret: tokens.access_key_secret,
+            encrypt_type: app.encrypt_type,
+            expire: tokens.expire,
+            public_key: app.public_key.clone(),
+            push_token: tokens.push_token,
+            store_token: tokens.store_token,
+            token: tokens.token,
+            user_id,
+            refresh_token,
+            refresh_expire,
+        }
+    }
 }
 
 impl From<LoginGrant> for TokenData {
     fn from(grant: LoginGrant) -> Self {
-        Self {
-            user_id: grant.subject.user_id(),
-            access_key_secret: grant.tokens.access_key_secret,
-            encrypt_type: grant.app.encrypt_type,
-            expire: grant.tokens.expire,
-            public_key: grant.app.public_key.clone(),
-            push_token: grant.tokens.push_token,
-            store_token: grant.tokens.store_token,
-            token: grant.tokens.token,
-        }
+        Self::new(&grant.app, grant.subject.user_id(), grant.tokens)
     }
 }
 

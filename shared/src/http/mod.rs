@@ -7,14 +7,19 @@ pub mod jwks;
 pub mod login;
 pub mod request;
 pub mod respond;
+pub mod session;
 
 use std::time::Instant;
 
 use lambda_http::{Body, Request, RequestExt as _, Response};
 
 use crate::error::Error;
-use crate::service::LoginService;
+use crate::service::audit::{AuditLog, TracingAudit};
+use crate::service::session::SessionService;
+use crate::service::{Crypto, LoginService};
+use crate::store::{LoginStore, SessionStore};
 use login::NamedBy;
+use std::sync::Arc;
 
 /// Every route this service answers. The `imauth serve` router, the Lambda functions,
 /// `template.yaml`, `openapi.yaml` and `events/` are all checked against this table.
@@ -25,6 +30,8 @@ pub enum Route {
     TokenUser,
     /// Easemob's `POST /{org_name}/{app_name}/token`.
     AppToken,
+    TokenRefresh,
+    TokenRevoke,
     Jwks,
 }
 
@@ -34,6 +41,8 @@ impl Route {
         Route::TokenLogin,
         Route::TokenUser,
         Route::AppToken,
+        Route::TokenRefresh,
+        Route::TokenRevoke,
         Route::Jwks,
     ];
 
@@ -44,15 +53,20 @@ impl Route {
             Self::TokenLogin => "/token/login",
             Self::TokenUser => "/token/user",
             Self::AppToken => "/{org_name}/{app_name}/token",
+            Self::TokenRefresh => "/token/refresh",
+            Self::TokenRevoke => "/token/revoke",
             Self::Jwks => "/.well-known/jwks.json",
         }
     }
 
     pub fn methods(self) -> &'static [http::Method] {
         match self {
-            Self::TokenId | Self::TokenLogin | Self::TokenUser | Self::AppToken => {
-                &[http::Method::POST]
-            }
+            Self::TokenId
+            | Self::TokenLogin
+            | Self::TokenUser
+            | Self::AppToken
+            | Self::TokenRefresh
+            | Self::TokenRevoke => &[http::Method::POST],
             Self::Jwks => &[http::Method::GET],
         }
     }
@@ -78,9 +92,30 @@ impl Route {
     }
 }
 
-/// The services a request may need; each process builds the ones its routes use.
+/// The services a request may need, over one store.
 pub struct Services {
     pub login: LoginService,
+    pub sessions: SessionService,
+}
+
+impl Services {
+    pub fn over<S>(store: Arc<S>, crypto: Arc<Crypto>) -> Self
+    where
+        S: LoginStore + SessionStore + 'static,
+    {
+        Self::with_audit(store, crypto, Arc::new(TracingAudit))
+    }
+
+    /// As [`Services::over`], with admin acts recorded to `audit`.
+    pub fn with_audit<S>(store: Arc<S>, crypto: Arc<Crypto>, audit: Arc<dyn AuditLog>) -> Self
+    where
+        S: LoginStore + SessionStore + 'static,
+    {
+        Self {
+            login: LoginService::with_audit(store.clone(), crypto.clone(), audit),
+            sessions: SessionService::new(store, crypto),
+        }
+    }
 }
 
 /// Answers one request for `route`: the single entry point of every Lambda function
@@ -99,6 +134,8 @@ pub async fn handle(services: &Services, route: Route, req: Request) -> Response
             Route::TokenLogin => login::handle(&services.login, NamedBy::LoginName, &req).await,
             Route::TokenUser => login::handle(&services.login, NamedBy::Name, &req).await,
             Route::AppToken => easemob::handle(&services.login, &req).await,
+            Route::TokenRefresh => session::refresh(&services.sessions, &req).await,
+            Route::TokenRevoke => session::revoke(&services.sessions, &req).await,
             Route::Jwks => jwks::handle(&services.login.crypto().tokens),
         }
     } else {
@@ -134,5 +171,5 @@ pub async fn handle(services: &Services, route: Route, req: Request) -> Response
 
 /// The answer for a path no route serves.
 pub fn not_found(path: &str) -> Response<Body> {
-    respond::envelope::<()>(Err(Error::NotFound(path.to_owned())))
+    respond::envelope::<()>(Err(Error::NotFound(format!("no route for {path}"))))
 }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::auth::lockout;
 use crate::auth::password::Password;
+use crate::auth::refresh::{self, RefreshFamily};
 use crate::auth::tokens::{Actor, Claims, TokenType, random_id};
 use crate::auth::verify_client_secret;
 use crate::domain::{App, LoginKey, User};
@@ -67,6 +69,9 @@ pub struct IssuedTokens {
     pub store_token: String,
     pub access_key_secret: String,
     pub session_id: String,
+    /// The refresh token and when it expires (Unix seconds); none for tokens an admin
+    /// minted by acting, so a refresh can never shed the `act` claim.
+    pub refresh: Option<(String, i64)>,
 }
 
 impl std::fmt::Debug for IssuedTokens {
@@ -226,21 +231,38 @@ impl LoginService {
             hasher.dummy_verify(&request.password);
             return Err(Error::BadCredentials);
         };
-        if !hasher.verify(&request.password, &user.password_hash)? {
+        let now_ms = self.crypto.clock.now_ms();
+        let password_ok = hasher.verify(&request.password, &user.password_hash)?;
+        // While locked, even the right password gets the ordinary answer, after the same
+        // argon2 work, and the attempt is not counted (it must not extend the lock).
+        if lockout::locked_until(&user, now_ms).is_some() {
+            return Err(Error::BadCredentials);
+        }
+        if !password_ok {
+            self.count_failure(&user, now_ms).await;
             return Err(Error::BadCredentials);
         }
         if !user.activated {
             return Err(Error::Banned);
         }
+        if lockout::effective_failures(&user, now_ms) > 0
+            && let Err(e) = self.store.clear_login_failures(&user).await
+        {
+            tracing::warn!(app_id = %user.app_id, user_id = user.user_id, error = %e, "failed to reset the failure count");
+        }
         self.rehash_if_needed(&user, &request.password).await;
+        let device_guid = request.device_guid;
         let subject = Subject::User(user);
-        let tokens = self.issue(
+        let mut tokens = self.issue(
             &app,
             &subject,
-            request.device_guid.as_deref(),
+            device_guid.as_deref(),
             request.lifetime,
             None,
         )?;
+        if let Subject::User(user) = &subject {
+            tokens.refresh = Some(self.crypto.open_refresh_family(user, device_guid)?);
+        }
         Ok(LoginGrant {
             app,
             subject,
@@ -291,7 +313,7 @@ impl LoginService {
         let actor = Actor {
             sub: acting.admin.sub.clone(),
         };
-        let tokens = self.issue(
+        let tokens = self.crypto.issue(
             &app,
             &subject,
             device_guid,
@@ -330,7 +352,7 @@ impl LoginService {
             ));
         }
         let now = self.crypto.clock.now_secs();
-        let (exp, expires_in) = self.expiry(&app, lifetime, now)?;
+        let (exp, expires_in) = self.crypto.expiry(&app, lifetime, now)?;
         let tokens = &self.crypto.tokens;
         let access_token = tokens.sign(&Claims {
             iss: tokens.issuer().to_owned(),
@@ -338,6 +360,7 @@ impl LoginService {
             sub: app.client_id.clone(),
             app: app.app_id.clone(),
             iat: now,
+            iat_ms: now * 1000,
             exp,
             sid: random_id::<16>()?,
             typ: TokenType::App,
@@ -350,6 +373,17 @@ impl LoginService {
             access_token,
             expires_in,
         })
+    }
+
+    /// Counts a failed password against the account. A store failure here must not
+    /// change the answer (still bad credentials); it is logged.
+    async fn count_failure(&self, user: &User, now_ms: i64) {
+        let Some(restart) = lockout::failure_update(user, now_ms) else {
+            return;
+        };
+        if let Err(e) = self.store.record_login_failure(user, now_ms, restart).await {
+            tracing::warn!(app_id = %user.app_id, user_id = user.user_id, error = %e, "failed to count a login failure");
+        }
     }
 
     /// The policy changed since this hash was made: store a new one. Failure here must
@@ -368,6 +402,31 @@ impl LoginService {
         }
     }
 
+    /// Mints a session's tokens (see [`Crypto::issue`]).
+    pub fn issue(
+        &self,
+        app: &App,
+        subject: &Subject,
+        device_guid: Option<&str>,
+        lifetime: Lifetime,
+        acting: Option<(Actor, Option<i64>)>,
+    ) -> Result<IssuedTokens> {
+        self.crypto
+            .issue(app, subject, device_guid, lifetime, acting)
+    }
+}
+
+/// Whether a login key names this user (all keys are canonical).
+fn names_user(key: &LoginKey, user: &User) -> bool {
+    match key {
+        LoginKey::UserId(id) => *id == user.user_id,
+        LoginKey::Username(name) => *name == user.username,
+        LoginKey::Phone(phone) => user.phone.as_ref() == Some(phone),
+        LoginKey::Email(email) => user.email.as_ref() == Some(email),
+    }
+}
+
+impl Crypto {
     /// `(exp, expires_in)` for a lifetime, checked against the app's rules.
     fn expiry(&self, app: &App, lifetime: Lifetime, now: i64) -> Result<(i64, u64)> {
         let seconds = match lifetime {
@@ -401,8 +460,9 @@ impl LoginService {
         lifetime: Lifetime,
         acting: Option<(Actor, Option<i64>)>,
     ) -> Result<IssuedTokens> {
-        let tokens = &self.crypto.tokens;
-        let now = self.crypto.clock.now_secs();
+        let tokens = &self.tokens;
+        let now_ms = self.clock.now_ms();
+        let now = now_ms.div_euclid(1000);
         let (expire, expires_in) = self.expiry(app, lifetime, now)?;
         let session_id = random_id::<16>()?;
         let (act, grp) = acting.map_or((None, None), |(a, g)| (Some(a), g));
@@ -412,6 +472,7 @@ impl LoginService {
             sub: subject.sub(),
             app: app.app_id.clone(),
             iat: now,
+            iat_ms: now_ms,
             exp: expire,
             sid: session_id.clone(),
             typ,
@@ -433,16 +494,32 @@ impl LoginService {
             store_token,
             access_key_secret,
             session_id,
+            refresh: None,
         })
     }
-}
 
-/// Whether a login key names this user (all keys are canonical).
-fn names_user(key: &LoginKey, user: &User) -> bool {
-    match key {
-        LoginKey::UserId(id) => *id == user.user_id,
-        LoginKey::Username(name) => *name == user.username,
-        LoginKey::Phone(phone) => user.phone.as_ref() == Some(phone),
-        LoginKey::Email(email) => user.email.as_ref() == Some(email),
+    /// A login's refresh token: the sealed opener of a new family (stored nowhere until
+    /// first used), and until when it may be used.
+    pub fn open_refresh_family(
+        &self,
+        user: &User,
+        device_guid: Option<String>,
+    ) -> Result<(String, i64)> {
+        let now_ms = self.clock.now_ms();
+        let now = now_ms.div_euclid(1000);
+        let family = RefreshFamily {
+            family_id: refresh::new_family_id()?,
+            app_id: user.app_id.clone(),
+            user_id: user.user_id,
+            device_guid,
+            created_at: now,
+            created_ms: now_ms,
+            expires_at: now.saturating_add(refresh::FAMILY_LIFETIME_SECS),
+        };
+        let expire = now.saturating_add(refresh::IDLE_LIFETIME_SECS);
+        Ok((
+            refresh::seal_opener(self.tokens.refresh_secret(), &family)?,
+            expire.min(family.expires_at),
+        ))
     }
 }

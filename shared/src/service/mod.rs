@@ -6,6 +6,7 @@ pub mod audit;
 pub mod login;
 pub mod provision;
 pub mod seed;
+pub mod session;
 
 use std::sync::Arc;
 

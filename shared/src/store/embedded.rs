@@ -8,13 +8,19 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 
 use super::{
-    AppAdmin, AppDirectory, CredentialLookup, PasswordRehash, UserAdmin, UserChange, secondary_keys,
+    AppAdmin, AppDirectory, CredentialLookup, LockoutStore, PasswordRehash, RefreshStore, Rotation,
+    UserAdmin, UserChange, secondary_keys,
 };
+use crate::auth::refresh::{RefreshFamily, RefreshRecord};
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 
 #[derive(Default)]
 struct Tables {
+    /// Refresh families: family id → revoked.
+    families: HashMap<String, bool>,
+    /// Rotated refresh tokens by hash.
+    refresh: HashMap<String, RefreshRecord>,
     apps: HashMap<String, App>,
     app_names: HashMap<(String, String), String>,
     users: HashMap<(String, i64), User>,
@@ -49,7 +55,7 @@ impl Tables {
     fn user(&self, app_id: &str, user_id: i64) -> Result<&User> {
         self.users
             .get(&(app_id.to_owned(), user_id))
-            .ok_or_else(|| Error::NotFound(format!("user {user_id} in app {app_id}")))
+            .ok_or_else(|| Error::NotFound(format!("no user {user_id} in app {app_id}")))
     }
 
     /// Replaces `old` by `new` (same app and id) if `old` is still current, keeping the
@@ -183,5 +189,69 @@ impl UserAdmin for EmbeddedStore {
         let next = change.apply(&current, now_ms);
         tables.replace_user(&current, next.clone())?;
         Ok(next)
+    }
+}
+
+#[async_trait]
+impl LockoutStore for EmbeddedStore {
+    async fn record_login_failure(&self, user: &User, now_ms: i64, restart: bool) -> Result<()> {
+        let mut tables = self.write()?;
+        let key = (user.app_id.clone(), user.user_id);
+        if let Some(stored) = tables.users.get_mut(&key) {
+            stored.failed_logins = if restart { 1 } else { stored.failed_logins + 1 };
+            stored.last_failure_ms = now_ms;
+            stored.revision += 1;
+        }
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, user: &User) -> Result<()> {
+        let mut tables = self.write()?;
+        let key = (user.app_id.clone(), user.user_id);
+        if let Some(stored) = tables.users.get_mut(&key) {
+            stored.failed_logins = 0;
+            stored.last_failure_ms = 0;
+            stored.revision += 1;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RefreshStore for EmbeddedStore {
+    async fn open_family(&self, family: &RefreshFamily, first: &RefreshRecord) -> Result<Rotation> {
+        let mut tables = self.write()?;
+        if tables.families.contains_key(&family.family_id) {
+            return Ok(Rotation::Reused);
+        }
+        tables.families.insert(family.family_id.clone(), false);
+        tables
+            .refresh
+            .insert(first.token_hash.clone(), first.clone());
+        Ok(Rotation::Rotated)
+    }
+
+    async fn find_refresh(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
+        Ok(self.read()?.refresh.get(token_hash).cloned())
+    }
+
+    async fn rotate_refresh(&self, old: &RefreshRecord, next: &RefreshRecord) -> Result<Rotation> {
+        let mut tables = self.write()?;
+        if tables.families.get(&old.family.family_id) != Some(&false) {
+            return Ok(Rotation::Revoked);
+        }
+        match tables.refresh.get_mut(&old.token_hash) {
+            Some(stored) if !stored.used => stored.used = true,
+            _ => return Ok(Rotation::Reused),
+        }
+        tables.refresh.insert(next.token_hash.clone(), next.clone());
+        Ok(Rotation::Rotated)
+    }
+
+    async fn revoke_family(&self, family: &RefreshFamily) -> Result<()> {
+        self.write()?
+            .families
+            .insert(family.family_id.clone(), true);
+        Ok(())
     }
 }

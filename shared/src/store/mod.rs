@@ -11,6 +11,7 @@ pub mod embedded;
 
 use async_trait::async_trait;
 
+use crate::auth::refresh::{RefreshFamily, RefreshRecord};
 use crate::domain::{App, LoginKey, User};
 use crate::error::Result;
 
@@ -82,7 +83,7 @@ impl UserChange {
     pub fn apply(&self, user: &User, now_ms: i64) -> User {
         let mut next = user.clone();
         let revoke = |u: &mut User| {
-            u.tokens_valid_after = u.tokens_valid_after.max(now_ms.div_euclid(1000));
+            u.tokens_valid_after = u.tokens_valid_after.max(now_ms);
         };
         match self {
             Self::Password { hash } => {
@@ -140,9 +141,47 @@ pub fn secondary_keys(user: &User) -> Vec<(&'static str, LoginKey)> {
     keys
 }
 
+/// Failed-login counting (see `auth::lockout`). Both writes touch every copy of the
+/// user at once and are unconditional increments, so concurrent failures all count.
+#[async_trait]
+pub trait LockoutStore: Send + Sync {
+    /// Counts one failure at `now_ms`; `restart` makes it the first of a new run.
+    async fn record_login_failure(&self, user: &User, now_ms: i64, restart: bool) -> Result<()>;
+    /// A successful login after failures: the count goes back to zero.
+    async fn clear_login_failures(&self, user: &User) -> Result<()>;
+}
+
+/// How a rotation attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    Rotated,
+    /// The presented token was already used (or the family already opened): reuse.
+    Reused,
+    /// The family was revoked.
+    Revoked,
+}
+
+/// Refresh-token families and rotated tokens (see `auth::refresh`).
+#[async_trait]
+pub trait RefreshStore: Send + Sync {
+    /// First use of a login's opener: creates the family (which must not exist) and
+    /// stores `first`. `Reused` if the family exists already.
+    async fn open_family(&self, family: &RefreshFamily, first: &RefreshRecord) -> Result<Rotation>;
+    async fn find_refresh(&self, token_hash: &str) -> Result<Option<RefreshRecord>>;
+    /// Marks `old` used and stores `next`, only if `old` is unused and its family is not
+    /// revoked: of two concurrent rotations of one token, exactly one wins.
+    async fn rotate_refresh(&self, old: &RefreshRecord, next: &RefreshRecord) -> Result<Rotation>;
+    /// Revokes the family (creating its record if it was never opened).
+    async fn revoke_family(&self, family: &RefreshFamily) -> Result<()>;
+}
+
 /// What the login functions need.
-pub trait LoginStore: AppDirectory + CredentialLookup + PasswordRehash {}
-impl<T: AppDirectory + CredentialLookup + PasswordRehash> LoginStore for T {}
+pub trait LoginStore: AppDirectory + CredentialLookup + PasswordRehash + LockoutStore {}
+impl<T: AppDirectory + CredentialLookup + PasswordRehash + LockoutStore> LoginStore for T {}
+
+/// What the refresh/revoke function needs.
+pub trait SessionStore: AppDirectory + CredentialLookup + RefreshStore + UserAdmin {}
+impl<T: AppDirectory + CredentialLookup + RefreshStore + UserAdmin> SessionStore for T {}
 
 /// What the operator tooling needs.
 pub trait AdminStore:

@@ -12,6 +12,8 @@
 //! | `USER#{app_id}#NAME#{username}` | `#USER` | a full copy of the user                |
 //! | `USER#{app_id}#PHONE#{phone}`   | `#USER` | a full copy of the user                |
 //! | `USER#{app_id}#EMAIL#{email}`   | `#USER` | a full copy of the user                |
+//! | `FAMILY#{family_id}`            | `#FAMILY` | a refresh family: `revoked`, TTL     |
+//! | `REFRESH#{sha256(token)}`       | `#REFRESH` | a rotated refresh token: `used`, TTL |
 //!
 //! Every login key has its own item holding the whole credential, so a login, whichever
 //! way it names the user, is one strongly consistent GetItem (a ban or password change
@@ -20,6 +22,10 @@
 //! and every change rewrites all of them in one transaction conditioned on the
 //! `revision` read, so copies never disagree and races have exactly one winner.
 //! `app_id`, org and app names and usernames cannot contain `#`, so keys cannot collide.
+//! Failed-login counters live on every user copy (one login read sees them); a failure
+//! is one `TransactWriteItems` of unconditional increments over the copies. Refresh
+//! items carry `expires_at` (the table's TTL attribute); reads treat an item past it as
+//! gone, since DynamoDB deletes expired items only eventually.
 
 pub mod table;
 
@@ -33,14 +39,18 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AppAdmin, AppDirectory, CredentialLookup, PasswordRehash, UserAdmin, UserChange, secondary_keys,
+    AppAdmin, AppDirectory, CredentialLookup, LockoutStore, PasswordRehash, RefreshStore, Rotation,
+    UserAdmin, UserChange, secondary_keys,
 };
+use crate::auth::refresh::{RefreshFamily, RefreshRecord};
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 
@@ -48,6 +58,8 @@ type Item = HashMap<String, AttributeValue>;
 
 const APP_SK: &str = "#APP";
 const USER_SK: &str = "#USER";
+const FAMILY_SK: &str = "#FAMILY";
+const REFRESH_SK: &str = "#REFRESH";
 
 /// Attempts of one optimistic update before giving up (each re-reads the user).
 const UPDATE_ATTEMPTS: u32 = 5;
@@ -291,19 +303,9 @@ impl DynamoStore {
                 items.push(TransactWriteItem::builder().delete(delete).build());
             }
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Replace::Done),
-            Err(err) => {
-                let codes = cancellation_codes(&err);
-                if codes.is_empty() {
-                    return Err(sdk_error("TransactWriteItems", err));
-                }
+        match self.transact(items).await? {
+            None => Ok(Replace::Done),
+            Some(codes) => {
                 if let Some((_, field)) = claims
                     .iter()
                     .find(|(i, _)| codes.get(*i).is_some_and(|c| c == "ConditionalCheckFailed"))
@@ -315,46 +317,102 @@ impl DynamoStore {
         }
     }
 
-    /// Creates items that must not exist yet, in one transaction; a cancelled item is
-    /// reported as a conflict on its field. Concurrent transactions on the same keys
-    /// (`TransactionConflict`) are retried, so a race ends with one winner and clear
-    /// conflicts for the others.
-    async fn create_all(&self, items: Vec<(&'static str, Item)>) -> Result<()> {
+    /// Runs one transaction. `Ok(None)` when it committed; `Ok(Some(codes))` with the
+    /// per-item cancellation reasons when a condition failed. Cancellations caused only
+    /// by concurrent transactions on the same items (`TransactionConflict`) are retried
+    /// with backoff, so a race ends with one winner and clear condition failures for the
+    /// others rather than spurious errors.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<Vec<String>>> {
         let mut backoff = Duration::from_millis(20);
         for attempt in 1..=UPDATE_ATTEMPTS {
-            let transaction = items
-                .iter()
-                .map(|(_, item)| put_new(&self.table, item.clone()))
-                .collect::<Result<Vec<_>>>()?;
             let err = match self
                 .client
                 .transact_write_items()
-                .set_transact_items(Some(transaction))
+                .set_transact_items(Some(items.clone()))
                 .send()
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(None),
                 Err(err) => err,
             };
             let codes = cancellation_codes(&err);
-            if let Some(i) = codes.iter().position(|c| c == "ConditionalCheckFailed") {
-                let field = items.get(i).map_or("key", |(field, _)| *field);
-                return Err(Error::Conflict(format!("{field} already taken")));
+            if codes.is_empty() {
+                return Err(sdk_error("TransactWriteItems", err));
             }
-            if codes.is_empty() || attempt == UPDATE_ATTEMPTS {
-                return Err(if codes.is_empty() {
-                    sdk_error("TransactWriteItems", err)
-                } else {
-                    Error::Unavailable("TransactWriteItems: conflicting transactions".into())
-                });
+            if codes.iter().any(|c| c == "ConditionalCheckFailed") {
+                return Ok(Some(codes));
+            }
+            if attempt == UPDATE_ATTEMPTS {
+                break;
             }
             tokio::time::sleep(backoff).await;
             backoff *= 2;
         }
         Err(Error::Unavailable(
-            "TransactWriteItems: retries exhausted".into(),
+            "TransactWriteItems: conflicting transactions".into(),
         ))
     }
+
+    /// Creates items that must not exist yet, in one transaction; a cancelled item is
+    /// reported as a conflict on its field.
+    async fn create_all(&self, items: Vec<(&'static str, Item)>) -> Result<()> {
+        let transaction = items
+            .iter()
+            .map(|(_, item)| put_new(&self.table, item.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        match self.transact(transaction).await? {
+            None => Ok(()),
+            Some(codes) => {
+                let field = codes
+                    .iter()
+                    .position(|c| c == "ConditionalCheckFailed")
+                    .and_then(|i| items.get(i))
+                    .map_or("key", |(field, _)| *field);
+                Err(Error::Conflict(format!("{field} already taken")))
+            }
+        }
+    }
+
+    /// One update expression applied to every copy of `user`, all in one transaction;
+    /// a copy that vanished (a concurrent contact change) cancels it.
+    async fn update_copies(
+        &self,
+        user: &User,
+        expression: &str,
+        values: HashMap<String, AttributeValue>,
+    ) -> Result<bool> {
+        let items = user_keys(user)
+            .into_iter()
+            .map(|(_, pk)| {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk, USER_SK)))
+                    .update_expression(expression)
+                    .condition_expression("attribute_exists(pk)")
+                    .set_expression_attribute_values(Some(values.clone()))
+                    .build()
+                    .map_err(Error::internal)?;
+                Ok(TransactWriteItem::builder().update(update).build())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.transact(items).await?.is_none())
+    }
+}
+
+fn family_pk(family_id: &str) -> String {
+    format!("FAMILY#{family_id}")
+}
+
+fn refresh_pk(token_hash: &str) -> String {
+    format!("REFRESH#{token_hash}")
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> HashMap<String, AttributeValue> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 #[async_trait]
@@ -434,7 +492,7 @@ impl UserAdmin for DynamoStore {
             let current: User = self
                 .find_user(app_id, &LoginKey::UserId(user_id))
                 .await?
-                .ok_or_else(|| Error::NotFound(format!("user {user_id} in app {app_id}")))?;
+                .ok_or_else(|| Error::NotFound(format!("no user {user_id} in app {app_id}")))?;
             let next = change.apply(&current, now_ms);
             match self.replace_user(&current, &next).await? {
                 Replace::Done => return Ok(next),
@@ -447,5 +505,123 @@ impl UserAdmin for DynamoStore {
         Err(Error::Unavailable(format!(
             "user {user_id} kept changing; update not applied"
         )))
+    }
+}
+
+#[async_trait]
+impl LockoutStore for DynamoStore {
+    async fn record_login_failure(&self, user: &User, now_ms: i64, restart: bool) -> Result<()> {
+        let expression = if restart {
+            "SET failed_logins = :one, last_failure_ms = :now ADD revision :one"
+        } else {
+            "SET last_failure_ms = :now ADD failed_logins :one, revision :one"
+        };
+        let written = self
+            .update_copies(
+                user,
+                expression,
+                values([(":one", n(1)), (":now", n(now_ms))]),
+            )
+            .await?;
+        if !written {
+            tracing::warn!(app_id = %user.app_id, user_id = user.user_id, "failure not counted: user changed");
+        }
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, user: &User) -> Result<()> {
+        self.update_copies(
+            user,
+            "SET failed_logins = :zero, last_failure_ms = :zero ADD revision :one",
+            values([(":zero", n(0)), (":one", n(1))]),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+#[async_trait]
+impl RefreshStore for DynamoStore {
+    async fn open_family(&self, family: &RefreshFamily, first: &RefreshRecord) -> Result<Rotation> {
+        let marker: Item = HashMap::from([
+            ("revoked".to_owned(), AttributeValue::Bool(false)),
+            (table::TTL_ATTRIBUTE.to_owned(), n(family.expires_at)),
+        ])
+        .into_iter()
+        .chain(key(family_pk(&family.family_id), FAMILY_SK))
+        .collect();
+        let items = vec![
+            put_new(&self.table, marker)?,
+            put_new(
+                &self.table,
+                to_item(first, refresh_pk(&first.token_hash), REFRESH_SK)?,
+            )?,
+        ];
+        Ok(match self.transact(items).await? {
+            None => Rotation::Rotated,
+            Some(_) => Rotation::Reused,
+        })
+    }
+
+    async fn find_refresh(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
+        self.get(refresh_pk(token_hash), REFRESH_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn rotate_refresh(&self, old: &RefreshRecord, next: &RefreshRecord) -> Result<Rotation> {
+        let mark_used = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(refresh_pk(&old.token_hash), REFRESH_SK)))
+            .update_expression("SET used = :yes")
+            .condition_expression("used = :no")
+            .set_expression_attribute_values(Some(values([
+                (":yes", AttributeValue::Bool(true)),
+                (":no", AttributeValue::Bool(false)),
+            ])))
+            .build()
+            .map_err(Error::internal)?;
+        let family_live = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(family_pk(&old.family.family_id), FAMILY_SK)))
+            .condition_expression("revoked = :no")
+            .set_expression_attribute_values(Some(values([(":no", AttributeValue::Bool(false))])))
+            .build()
+            .map_err(Error::internal)?;
+        let items = vec![
+            TransactWriteItem::builder().update(mark_used).build(),
+            TransactWriteItem::builder()
+                .condition_check(family_live)
+                .build(),
+            put_new(
+                &self.table,
+                to_item(next, refresh_pk(&next.token_hash), REFRESH_SK)?,
+            )?,
+        ];
+        Ok(match self.transact(items).await? {
+            None => Rotation::Rotated,
+            Some(codes) if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") => {
+                Rotation::Reused
+            }
+            Some(_) => Rotation::Revoked,
+        })
+    }
+
+    async fn revoke_family(&self, family: &RefreshFamily) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(family_pk(&family.family_id), FAMILY_SK)))
+            .update_expression("SET revoked = :yes, #ttl = :exp")
+            .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
+            .set_expression_attribute_values(Some(values([
+                (":yes", AttributeValue::Bool(true)),
+                (":exp", n(family.expires_at)),
+            ])))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        Ok(())
     }
 }

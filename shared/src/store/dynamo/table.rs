@@ -2,6 +2,7 @@
 //! by a test) `template.yaml` all use these values.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
@@ -46,7 +47,12 @@ pub async fn create_table(client: &Client, table: &str) -> Result<()> {
         .billing_mode(BILLING_MODE)
         .send()
         .await
-        .map_err(|e| sdk_error("CreateTable", e))?;
+        .map_err(|e| match e.as_service_error() {
+            Some(CreateTableError::ResourceInUseException(_)) => {
+                Error::Conflict(format!("table {table} already exists"))
+            }
+            _ => sdk_error("CreateTable", e),
+        })?;
     client
         .update_time_to_live()
         .table_name(table)

@@ -1,0 +1,9 @@
+//! `POST /token/refresh` and `POST /token/revoke`: wiring only; the handlers live in
+//! `shared::http`.
+
+use shared::http::Route;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::config::run_function(&[Route::TokenRefresh, Route::TokenRevoke]).await
+}
