@@ -110,6 +110,21 @@ EVENTS = {
     "token-refresh/logout-everywhere.json": event("POST", "/token/revoke", {"authorization": "Bearer ACCESS_TOKEN"}, {"all": True}),
     "token-refresh/logout-everywhere-no-token.json": event("POST", "/token/revoke", {}, {"all": True}),
     "token-refresh/get.json": event("GET", "/token/refresh", {}, None, route_key="ANY /token/refresh"),
+    "push-token/register-ring.json": event("POST", "/v1/api/user/token", {"authorization": "Bearer ACCESS_TOKEN"}, {
+        "push_token": "ring-7f3a9c0d", "language": "zh-CN", "id": 10001, "dev": 0,
+        "bundleid": "com.example.chat", "os": "huawei", "os_token": "hw-token-1", "push_platform": "HUAWEI"}),
+    "push-token/register-message.json": event("POST", "/v1/api/user/message/token", {"access-token": "ACCESS_TOKEN"}, {
+        "push_token": "apns-0123456789abcdef", "language": "en", "id": 10001, "dev": 1}),
+    "push-token/register-other-user.json": event("POST", "/v1/api/user/token", {"authorization": "Bearer ACCESS_TOKEN"}, {
+        "push_token": "ring-7f3a9c0d", "language": "en", "id": 10003}),
+    "push-token/register-bad-platform.json": event("POST", "/v1/api/user/token", {"authorization": "Bearer ACCESS_TOKEN"}, {
+        "push_token": "ring-1", "language": "en", "id": 10001, "push_platform": "BLACKBERRY", "os_token": "x"}),
+    "push-token/register-no-token.json": event("POST", "/v1/api/user/token", {}, {
+        "push_token": "ring-1", "language": "en", "id": 10001}),
+    "push-token/list-ring.json": event("GET", "/v1/api/user/token", {"authorization": "Bearer ACCESS_TOKEN"}, None),
+    "push-token/unregister-ring.json": event("DELETE", "/v1/api/user/token", {"authorization": "Bearer ACCESS_TOKEN"}, {
+        "push_token": "ring-7f3a9c0d", "push_platform": "huawei"}),
+    "push-token/put.json": event("PUT", "/v1/api/user/token", {"authorization": "Bearer ACCESS_TOKEN"}, {}, route_key="ANY /v1/api/user/token"),
 }
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ pub struct CreateArgs {
     /// Client id (default: `<app-id>-<random>`).
     #[arg(long)]
     pub client_id: Option<String>,
+    /// Default `bundleid` of push registrations (reverse DNS, e.g. com.example.chat).
+    #[arg(long)]
+    pub bundle_id: Option<String>,
 }
 
 pub async fn run(command: AppCommand) -> anyhow::Result<()> {
@@ -61,6 +64,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
         public_key: args.public_key,
         token_ttl: args.token_ttl,
         allow_non_expiring: Some(args.allow_non_expiring),
+        bundle_id: args.bundle_id,
     };
     let (app, secret) = admin::create_app(&store, new).await.map_err(fail)?;
     print_json(&json!({
@@ -72,6 +76,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
         "token_ttl": app.token_ttl,
         "allow_non_expiring": app.allow_non_expiring,
         "client_id": app.client_id,
+        "bundle_id": app.bundle_id,
         "client_secret": secret,
     }))?;
     if secret.is_some() {

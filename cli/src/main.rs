@@ -4,6 +4,7 @@
 mod app;
 mod common;
 mod import;
+mod keys;
 mod serve;
 mod table;
 mod user;
@@ -19,7 +20,8 @@ use clap::{Parser, Subcommand};
     about = "imauth: IM login and device-registration backend",
     after_help = "\
 DynamoDB is chosen only by the standard AWS environment (AWS_REGION, \
-AWS_ENDPOINT_URL_DYNAMODB, the credentials chain) and the table by --table or TABLE_NAME.
+AWS_ENDPOINT_URL_DYNAMODB, the credentials chain) and the table by --table or TABLE_NAME; \
+`keys` reaches Secrets Manager the same way (AWS_ENDPOINT_URL_SECRETS_MANAGER).
 
 Exit status: 0 success; 1 error, with a one-line `error: ...` on stderr (bad arguments \
 too); `import` exits 2 when some rows were bad."
@@ -44,6 +46,9 @@ enum Command {
     User(user::UserCommand),
     /// Import users from a CSV file (see `imauth import --help`).
     Import(import::ImportArgs),
+    /// The token signing key set, in Secrets Manager or a local file.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 #[tokio::main]
@@ -72,6 +77,7 @@ async fn main() -> ExitCode {
         Command::App(command) => app::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::User(command) => user::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import::run(args).await,
+        Command::Keys(command) => keys::run(command).await.map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,

@@ -6,7 +6,7 @@
 //! `IMAUTH_BENCH_POLICY=m=..,t=..,p=..` to measure other argon2 parameters.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
 use lambda_http::Body;
@@ -16,51 +16,13 @@ use shared::config::{Settings, parse_password_policy};
 use shared::http::{Route, Services, handle};
 use shared::service::Lifetime;
 
-struct Stats {
-    median: Duration,
-    mean: Duration,
-    p90: Duration,
-    runs: usize,
-}
+mod common;
 
-/// Runs `f` for about `budget` (at least `min_runs` times) and summarises.
-fn measure(budget: Duration, min_runs: usize, mut f: impl FnMut()) -> Stats {
-    f(); // warm up caches and the per-thread argon2 work area
-    let mut samples = Vec::new();
-    let started = Instant::now();
-    while samples.len() < min_runs || started.elapsed() < budget {
-        let t = Instant::now();
-        f();
-        samples.push(t.elapsed());
-    }
-    samples.sort_unstable();
-    let runs = samples.len();
-    Stats {
-        median: samples[runs / 2],
-        mean: samples.iter().sum::<Duration>() / runs as u32,
-        p90: samples[runs * 9 / 10],
-        runs,
-    }
-}
-
-fn report(name: &str, s: &Stats) {
-    println!(
-        "{name:<40} median {:>10.3} ms   mean {:>10.3} ms   p90 {:>10.3} ms   ({} runs)",
-        s.median.as_secs_f64() * 1e3,
-        s.mean.as_secs_f64() * 1e3,
-        s.p90.as_secs_f64() * 1e3,
-        s.runs
-    );
-}
+use common::{measure, report};
 
 fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` does not: then one quick pass.
-    let full = std::env::args().any(|a| a == "--bench");
-    let (budget, min_runs) = if full {
-        (Duration::from_secs(3), 30)
-    } else {
-        (Duration::ZERO, 1)
-    };
+    let (budget, min_runs) = common::budget(Duration::from_secs(3));
+    let full = min_runs > 1;
     let policy = std::env::var("IMAUTH_BENCH_POLICY")
         .ok()
         .map(|p| parse_password_policy(&p).unwrap())

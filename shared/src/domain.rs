@@ -23,6 +23,9 @@ pub struct App {
     pub client_id: String,
     /// Hash of the client secret; the secret itself is never stored.
     pub client_secret_hash: String,
+    /// Default `bundleid` of push registrations (seed 003: "默认为公司包名").
+    #[serde(default)]
+    pub bundle_id: String,
 }
 
 impl fmt::Debug for App {
@@ -254,5 +257,78 @@ mod tests {
         assert!(normalize_email("no-at-sign").is_err());
         assert!(normalize_email("a@b@c").is_err());
         assert!(normalize_email("@example.com").is_err());
+    }
+}
+
+/// Which push a registration is for (seed 003).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushKind {
+    /// `/v1/api/user/token`: ring (call) push.
+    Ring,
+    /// `/v1/api/user/message/token`: message push.
+    Message,
+}
+
+impl PushKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ring => "ring",
+            Self::Message => "message",
+        }
+    }
+}
+
+/// Vendor push channels, canonical spelling.
+pub const PUSH_CHANNELS: &[&str] = &[
+    "APNS", "FCM", "HUAWEI", "XIAOMI", "OPPO", "VIVO", "HONOR", "MEIZU",
+];
+
+/// The channel of a registration that names no vendor: the IM service's own push.
+pub const DEFAULT_PUSH_CHANNEL: &str = "DEFAULT";
+
+/// A device's push token registered for a user. One token has one owner: registering it
+/// for another user moves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRegistration {
+    pub app_id: String,
+    pub kind: PushKind,
+    /// `push_platform`, else `os`, else [`DEFAULT_PUSH_CHANNEL`].
+    pub channel: String,
+    pub push_token: String,
+    pub user_id: i64,
+    pub language: String,
+    pub dev: u8,
+    pub bundleid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_platform: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    /// Incremented by every write; stores condition on it.
+    #[serde(default)]
+    pub revision: i64,
+}
+
+/// What identifies a registration: (app, kind, channel, token).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PushKey {
+    pub app_id: String,
+    pub kind: PushKind,
+    pub channel: String,
+    pub push_token: String,
+}
+
+impl PushRegistration {
+    pub fn key(&self) -> PushKey {
+        PushKey {
+            app_id: self.app_id.clone(),
+            kind: self.kind,
+            channel: self.channel.clone(),
+            push_token: self.push_token.clone(),
+        }
     }
 }

@@ -336,6 +336,7 @@ async fn every_event_file_parses_and_answers() {
         "token-user",
         "app-token",
         "token-refresh",
+        "push-token",
     ] {
         for entry in std::fs::read_dir(repo_path(&format!("events/{dir}"))).unwrap() {
             let path = entry.unwrap().path();

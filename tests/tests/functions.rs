@@ -397,3 +397,72 @@ async fn token_refresh_function_rotates_detects_reuse_and_revokes() {
         "no token in logs"
     );
 }
+
+fn with_header(event: &str, name: &str, value: &str) -> Value {
+    let mut e = load_event(event).unwrap();
+    e["headers"][name] = Value::from(value);
+    e
+}
+
+#[tokio::test]
+async fn push_token_function_registers_lists_and_unregisters() {
+    let f = fixture("push-token");
+    let login = run("token-id", &f, &["events/token-id/ok-device.json"]).await;
+    let access = login[0].body["data"]["token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {access}");
+    let run = invoke_all(
+        &workspace_binary("push-token").unwrap(),
+        &f.env,
+        vec![
+            with_header(
+                "events/push-token/register-ring.json",
+                "authorization",
+                &bearer,
+            ),
+            with_header(
+                "events/push-token/register-message.json",
+                "access-token",
+                &access,
+            ),
+            with_header(
+                "events/push-token/register-other-user.json",
+                "authorization",
+                &bearer,
+            ),
+            with_header(
+                "events/push-token/register-bad-platform.json",
+                "authorization",
+                &bearer,
+            ),
+            load_event("events/push-token/register-no-token.json").unwrap(),
+            with_header("events/push-token/list-ring.json", "authorization", &bearer),
+            with_header(
+                "events/push-token/unregister-ring.json",
+                "authorization",
+                &bearer,
+            ),
+            with_header("events/push-token/list-ring.json", "authorization", &bearer),
+            with_header("events/push-token/put.json", "authorization", &bearer),
+        ],
+    )
+    .await
+    .unwrap();
+    let r: Vec<ApiResponse> = run
+        .invocations
+        .iter()
+        .map(|i| i.api_response().unwrap())
+        .collect();
+    assert_eq!(r[0].status, 200, "{}", r[0].body);
+    assert_eq!(r[0].body["data"]["push_platform"], "HUAWEI");
+    assert_eq!(r[0].body["data"]["bundleid"], "com.example.chat");
+    assert_eq!(r[1].status, 200, "{}", r[1].body);
+    assert_eq!(r[1].body["data"]["kind"], "message");
+    assert_eq!(r[2].status, 403, "id is not the caller's");
+    assert_eq!(r[3].status, 400);
+    assert_eq!(r[4].status, 401);
+    assert_eq!(r[5].body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(r[6].status, 200, "{}", r[6].body);
+    assert_eq!(r[7].body["data"].as_array().unwrap().len(), 0);
+    assert_eq!(r[8].status, 405);
+    assert!(!format!("{}{}", run.stdout, run.stderr).contains(&access));
+}

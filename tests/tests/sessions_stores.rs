@@ -12,10 +12,18 @@ use shared::error::Error;
 use shared::http::Services;
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
 use shared::service::{Crypto, Lifetime, LoginRequest};
-use shared::store::{AdminStore, LoginStore, RefreshStore, Rotation, SessionStore};
+use shared::store::{
+    AdminStore, LoginStore, PushRegistrationStore, RefreshStore, Rotation, SessionStore,
+};
 
-trait AllStores: AdminStore + LoginStore + SessionStore + RefreshStore + 'static {}
-impl<T: AdminStore + LoginStore + SessionStore + RefreshStore + 'static> AllStores for T {}
+trait AllStores:
+    AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + 'static
+{
+}
+impl<T: AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + 'static>
+    AllStores for T
+{
+}
 
 fn crypto() -> Arc<Crypto> {
     Arc::new(Crypto {

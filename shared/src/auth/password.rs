@@ -118,12 +118,14 @@ thread_local! {
 
 impl PasswordHasher {
     pub fn new(policy: PasswordPolicy) -> Result<Self> {
-        let mut hasher = Self {
-            policy,
-            dummy_hash: String::new(),
-        };
-        hasher.dummy_hash = hasher.hash(&Password::new("dummy password".to_owned())?)?;
-        Ok(hasher)
+        policy.params()?;
+        // The dummy only has to cost one verify at the policy's parameters; its salt and
+        // output are fixed bytes, so building it costs nothing at cold start.
+        let dummy_hash = format!(
+            "$argon2id$v=19$m={},t={},p={}$ZHVtbXktc2FsdC12MQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            policy.memory_kib, policy.iterations, policy.parallelism
+        );
+        Ok(Self { policy, dummy_hash })
     }
 
     pub fn policy(&self) -> PasswordPolicy {
@@ -275,6 +277,19 @@ mod tests {
         assert!(h.verify(&pw("x"), many_passes).is_err());
         assert!(h.verify(&pw("x"), "not a phc string").is_err());
         assert!(h.verify(&pw("x"), "$argon2i$v=19$m=8,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE").is_err());
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_one_verify_at_the_policy_parameters() {
+        let h = PasswordHasher::new(PasswordPolicy::OWASP).unwrap();
+        let parsed = PasswordHash::new(&h.dummy_hash).unwrap();
+        let params = Params::try_from(&parsed).unwrap();
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (19_456, 2, 1)
+        );
+        assert!(!h.needs_rehash(&h.dummy_hash));
+        assert!(!h.verify(&pw("dummy password"), &h.dummy_hash).unwrap());
     }
 
     #[test]

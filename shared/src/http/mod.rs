@@ -5,6 +5,7 @@ pub mod caller;
 pub mod easemob;
 pub mod jwks;
 pub mod login;
+pub mod push;
 pub mod request;
 pub mod respond;
 pub mod session;
@@ -13,11 +14,13 @@ use std::time::Instant;
 
 use lambda_http::{Body, Request, RequestExt as _, Response};
 
+use crate::domain::PushKind;
 use crate::error::Error;
 use crate::service::audit::{AuditLog, TracingAudit};
+use crate::service::push::PushService;
 use crate::service::session::SessionService;
 use crate::service::{Crypto, LoginService};
-use crate::store::{LoginStore, SessionStore};
+use crate::store::{LoginStore, PushRegistrationStore, SessionStore};
 use login::NamedBy;
 use std::sync::Arc;
 
@@ -32,6 +35,10 @@ pub enum Route {
     AppToken,
     TokenRefresh,
     TokenRevoke,
+    /// Seed 003: ring (call) push tokens.
+    PushRing,
+    /// Seed 003: message push tokens.
+    PushMessage,
     Jwks,
 }
 
@@ -43,6 +50,8 @@ impl Route {
         Route::AppToken,
         Route::TokenRefresh,
         Route::TokenRevoke,
+        Route::PushRing,
+        Route::PushMessage,
         Route::Jwks,
     ];
 
@@ -55,6 +64,8 @@ impl Route {
             Self::AppToken => "/{org_name}/{app_name}/token",
             Self::TokenRefresh => "/token/refresh",
             Self::TokenRevoke => "/token/revoke",
+            Self::PushRing => "/v1/api/user/token",
+            Self::PushMessage => "/v1/api/user/message/token",
             Self::Jwks => "/.well-known/jwks.json",
         }
     }
@@ -68,6 +79,9 @@ impl Route {
             | Self::TokenRefresh
             | Self::TokenRevoke => &[http::Method::POST],
             Self::Jwks => &[http::Method::GET],
+            Self::PushRing | Self::PushMessage => {
+                &[http::Method::POST, http::Method::GET, http::Method::DELETE]
+            }
         }
     }
 
@@ -96,12 +110,13 @@ impl Route {
 pub struct Services {
     pub login: LoginService,
     pub sessions: SessionService,
+    pub push: PushService,
 }
 
 impl Services {
     pub fn over<S>(store: Arc<S>, crypto: Arc<Crypto>) -> Self
     where
-        S: LoginStore + SessionStore + 'static,
+        S: LoginStore + SessionStore + PushRegistrationStore + 'static,
     {
         Self::with_audit(store, crypto, Arc::new(TracingAudit))
     }
@@ -109,11 +124,12 @@ impl Services {
     /// As [`Services::over`], with admin acts recorded to `audit`.
     pub fn with_audit<S>(store: Arc<S>, crypto: Arc<Crypto>, audit: Arc<dyn AuditLog>) -> Self
     where
-        S: LoginStore + SessionStore + 'static,
+        S: LoginStore + SessionStore + PushRegistrationStore + 'static,
     {
         Self {
             login: LoginService::with_audit(store.clone(), crypto.clone(), audit),
-            sessions: SessionService::new(store, crypto),
+            sessions: SessionService::new(store.clone(), crypto.clone()),
+            push: PushService::new(store, crypto),
         }
     }
 }
@@ -136,6 +152,8 @@ pub async fn handle(services: &Services, route: Route, req: Request) -> Response
             Route::AppToken => easemob::handle(&services.login, &req).await,
             Route::TokenRefresh => session::refresh(&services.sessions, &req).await,
             Route::TokenRevoke => session::revoke(&services.sessions, &req).await,
+            Route::PushRing => push::handle(services, PushKind::Ring, &req).await,
+            Route::PushMessage => push::handle(services, PushKind::Message, &req).await,
             Route::Jwks => jwks::handle(&services.login.crypto().tokens),
         }
     } else {

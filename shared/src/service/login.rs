@@ -261,6 +261,15 @@ impl LoginService {
             None,
         )?;
         if let Subject::User(user) = &subject {
+            if let Some(guid) = &device_guid
+                && let Err(e) = self
+                    .store
+                    .record_device(&app.app_id, user.user_id, guid, now_ms)
+                    .await
+            {
+                // The push token is bound to the device by its claim either way.
+                tracing::warn!(app_id = %app.app_id, user_id = user.user_id, error = %e, "failed to record the device");
+            }
             tokens.refresh = Some(self.crypto.open_refresh_family(user, device_guid)?);
         }
         Ok(LoginGrant {
@@ -320,8 +329,18 @@ impl LoginService {
             lifetime,
             Some((actor, acting.group_id)),
         )?;
+        self.record_act("admin_act", &app, acting);
+        Ok(LoginGrant {
+            app,
+            subject,
+            tokens,
+        })
+    }
+
+    /// Writes the one audit record of an admin act.
+    pub fn record_act(&self, event: &'static str, app: &App, acting: &Acting) {
         self.audit.record(AuditEvent {
-            event: "admin_act",
+            event,
             app_id: app.app_id.clone(),
             admin: acting.admin.sub.clone(),
             target_user: acting.user_id,
@@ -329,11 +348,6 @@ impl LoginService {
             source_ip: acting.source_ip.clone(),
             at_ms: self.crypto.clock.now_ms(),
         });
-        Ok(LoginGrant {
-            app,
-            subject,
-            tokens,
-        })
     }
 
     /// Easemob's `client_credentials` grant: the app's admin token. The secret is

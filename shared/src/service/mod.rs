@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod login;
 pub mod provision;
+pub mod push;
 pub mod seed;
 pub mod session;
 

@@ -28,6 +28,7 @@ pub struct NewApp {
     pub public_key: Option<String>,
     pub token_ttl: Option<u64>,
     pub allow_non_expiring: Option<bool>,
+    pub bundle_id: Option<String>,
 }
 
 /// A user as an operator describes it (seed file, CLI, CSV import).
@@ -115,6 +116,7 @@ pub fn build_app(new: NewApp) -> Result<(App, Option<String>)> {
         allow_non_expiring: new.allow_non_expiring.unwrap_or(false),
         client_id,
         client_secret_hash: secret_hash,
+        bundle_id: new.bundle_id.unwrap_or_default(),
     };
     Ok((app, generated))
 }

@@ -153,6 +153,12 @@ impl SessionService {
     /// be banned, and the token must not predate the user's `tokens_valid_after`.
     pub async fn verify_access(&self, token: &str) -> Result<(Claims, User)> {
         let claims = self.crypto.tokens.verify(token, TokenType::Access)?;
+        let user = self.token_user(&claims).await?;
+        Ok((claims, user))
+    }
+
+    /// The user a verified access token names, if the token is not revoked.
+    pub async fn token_user(&self, claims: &Claims) -> Result<User> {
         let user_id: i64 = claims
             .sub
             .parse()
@@ -163,7 +169,7 @@ impl SessionService {
             .await?
             .filter(|u| u.activated && claims.iat_ms > u.tokens_valid_after)
             .ok_or_else(|| Error::Unauthorized("the token has been revoked".into()))?;
-        Ok((claims, user))
+        Ok(user)
     }
 
     /// Logout everywhere: every token and refresh family of the user issued before now

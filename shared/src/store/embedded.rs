@@ -8,15 +8,18 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 
 use super::{
-    AppAdmin, AppDirectory, CredentialLookup, LockoutStore, PasswordRehash, RefreshStore, Rotation,
-    UserAdmin, UserChange, secondary_keys,
+    AppAdmin, AppDirectory, CredentialLookup, DeviceStore, LockoutStore, PasswordRehash, PushStore,
+    RefreshStore, Rotation, UserAdmin, UserChange, secondary_keys,
 };
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
-use crate::domain::{App, LoginKey, User};
+use crate::domain::{App, LoginKey, PushKey, PushKind, PushRegistration, User};
 use crate::error::{Error, Result};
 
 #[derive(Default)]
 struct Tables {
+    push: HashMap<PushKey, PushRegistration>,
+    /// (app, user) → device guid → last login (ms).
+    devices: HashMap<(String, i64), HashMap<String, i64>>,
     /// Refresh families: family id → revoked.
     families: HashMap<String, bool>,
     /// Rotated refresh tokens by hash.
@@ -252,6 +255,77 @@ impl RefreshStore for EmbeddedStore {
         self.write()?
             .families
             .insert(family.family_id.clone(), true);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PushStore for EmbeddedStore {
+    async fn push_registration(&self, key: &PushKey) -> Result<Option<PushRegistration>> {
+        Ok(self.read()?.push.get(key).cloned())
+    }
+
+    async fn user_push_registrations(
+        &self,
+        app_id: &str,
+        user_id: i64,
+        kind: PushKind,
+    ) -> Result<Vec<PushRegistration>> {
+        Ok(self
+            .read()?
+            .push
+            .values()
+            .filter(|r| r.app_id == app_id && r.user_id == user_id && r.kind == kind)
+            .cloned()
+            .collect())
+    }
+
+    async fn save_push_registration(
+        &self,
+        current: Option<&PushRegistration>,
+        next: &PushRegistration,
+        evict: &[PushRegistration],
+    ) -> Result<bool> {
+        let mut tables = self.write()?;
+        let key = next.key();
+        if tables.push.get(&key) != current {
+            return Ok(false);
+        }
+        if evict.iter().any(|e| tables.push.get(&e.key()) != Some(e)) {
+            return Ok(false);
+        }
+        for e in evict {
+            tables.push.remove(&e.key());
+        }
+        tables.push.insert(key, next.clone());
+        Ok(true)
+    }
+
+    async fn delete_push_registration(&self, registration: &PushRegistration) -> Result<bool> {
+        let mut tables = self.write()?;
+        let key = registration.key();
+        if tables.push.get(&key) != Some(registration) {
+            return Ok(false);
+        }
+        tables.push.remove(&key);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl DeviceStore for EmbeddedStore {
+    async fn record_device(
+        &self,
+        app_id: &str,
+        user_id: i64,
+        device_guid: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.write()?
+            .devices
+            .entry((app_id.to_owned(), user_id))
+            .or_default()
+            .insert(device_guid.to_owned(), now_ms);
         Ok(())
     }
 }

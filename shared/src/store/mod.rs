@@ -12,7 +12,7 @@ pub mod embedded;
 use async_trait::async_trait;
 
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
-use crate::domain::{App, LoginKey, User};
+use crate::domain::{App, LoginKey, PushKey, PushKind, PushRegistration, User};
 use crate::error::Result;
 
 pub use dynamo::DynamoStore;
@@ -175,9 +175,55 @@ pub trait RefreshStore: Send + Sync {
     async fn revoke_family(&self, family: &RefreshFamily) -> Result<()>;
 }
 
+/// Push-token registrations (seed 003) and the devices logins name.
+#[async_trait]
+pub trait PushStore: Send + Sync {
+    async fn push_registration(&self, key: &PushKey) -> Result<Option<PushRegistration>>;
+    /// The user's registrations of one kind.
+    async fn user_push_registrations(
+        &self,
+        app_id: &str,
+        user_id: i64,
+        kind: PushKind,
+    ) -> Result<Vec<PushRegistration>>;
+    /// Writes `next` (a new registration, or `current` updated or moved to another
+    /// user) and removes `evict` (the owner's oldest, over the cap), all at once, only
+    /// if `current` is still what is stored. `Ok(false)` when it changed in between.
+    async fn save_push_registration(
+        &self,
+        current: Option<&PushRegistration>,
+        next: &PushRegistration,
+        evict: &[PushRegistration],
+    ) -> Result<bool>;
+    /// Removes `registration` if it is still as read. `Ok(false)` when it changed.
+    async fn delete_push_registration(&self, registration: &PushRegistration) -> Result<bool>;
+}
+
+/// Devices users log in from (`device_guid`), for push tokens bound to them.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    async fn record_device(
+        &self,
+        app_id: &str,
+        user_id: i64,
+        device_guid: &str,
+        now_ms: i64,
+    ) -> Result<()>;
+}
+
 /// What the login functions need.
-pub trait LoginStore: AppDirectory + CredentialLookup + PasswordRehash + LockoutStore {}
-impl<T: AppDirectory + CredentialLookup + PasswordRehash + LockoutStore> LoginStore for T {}
+pub trait LoginStore:
+    AppDirectory + CredentialLookup + PasswordRehash + LockoutStore + DeviceStore
+{
+}
+impl<T: AppDirectory + CredentialLookup + PasswordRehash + LockoutStore + DeviceStore> LoginStore
+    for T
+{
+}
+
+/// What the push-registration function needs.
+pub trait PushRegistrationStore: AppDirectory + CredentialLookup + PushStore {}
+impl<T: AppDirectory + CredentialLookup + PushStore> PushRegistrationStore for T {}
 
 /// What the refresh/revoke function needs.
 pub trait SessionStore: AppDirectory + CredentialLookup + RefreshStore + UserAdmin {}

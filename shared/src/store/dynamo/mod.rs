@@ -14,6 +14,9 @@
 //! | `USER#{app_id}#EMAIL#{email}`   | `#USER` | a full copy of the user                |
 //! | `FAMILY#{family_id}`            | `#FAMILY` | a refresh family: `revoked`, TTL     |
 //! | `REFRESH#{sha256(token)}`       | `#REFRESH` | a rotated refresh token: `used`, TTL |
+//! | `PUSH#{app}#{kind}#{channel}#{sha256(token)}` | `#PUSH` | a push registration (owner) |
+//! | `PUSHUSER#{app}#{user}#{kind}`  | `{channel}#{sha256(token)}` | the owner's copy, for listing |
+//! | `DEVICE#{app}#{user}`           | `{device_guid}` | last login from that device      |
 //!
 //! Every login key has its own item holding the whole credential, so a login, whichever
 //! way it names the user, is one strongly consistent GetItem (a ban or password change
@@ -47,11 +50,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AppAdmin, AppDirectory, CredentialLookup, LockoutStore, PasswordRehash, RefreshStore, Rotation,
-    UserAdmin, UserChange, secondary_keys,
+    AppAdmin, AppDirectory, CredentialLookup, DeviceStore, LockoutStore, PasswordRehash, PushStore,
+    RefreshStore, Rotation, UserAdmin, UserChange, secondary_keys,
 };
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
-use crate::domain::{App, LoginKey, User};
+use crate::domain::{App, LoginKey, PushKey, PushKind, PushRegistration, User};
 use crate::error::{Error, Result};
 
 type Item = HashMap<String, AttributeValue>;
@@ -60,6 +63,7 @@ const APP_SK: &str = "#APP";
 const USER_SK: &str = "#USER";
 const FAMILY_SK: &str = "#FAMILY";
 const REFRESH_SK: &str = "#REFRESH";
+const PUSH_SK: &str = "#PUSH";
 
 /// Attempts of one optimistic update before giving up (each re-reads the user).
 const UPDATE_ATTEMPTS: u32 = 5;
@@ -622,6 +626,181 @@ impl RefreshStore for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("UpdateItem", e))?;
+        Ok(())
+    }
+}
+
+fn push_pk(key: &PushKey) -> String {
+    format!(
+        "PUSH#{}#{}#{}#{}",
+        key.app_id,
+        key.kind.as_str(),
+        key.channel,
+        crate::auth::refresh::hash_token(&key.push_token)
+    )
+}
+
+fn push_owner_pk(app_id: &str, user_id: i64, kind: PushKind) -> String {
+    format!("PUSHUSER#{app_id}#{user_id}#{}", kind.as_str())
+}
+
+fn push_owner_sk(registration: &PushRegistration) -> String {
+    format!(
+        "{}#{}",
+        registration.channel,
+        crate::auth::refresh::hash_token(&registration.push_token)
+    )
+}
+
+impl DynamoStore {
+    fn push_owner_key(registration: &PushRegistration) -> Item {
+        let mut k = key(
+            push_owner_pk(
+                &registration.app_id,
+                registration.user_id,
+                registration.kind,
+            ),
+            "",
+        );
+        k.insert(table::SORT_KEY.to_owned(), s(push_owner_sk(registration)));
+        k
+    }
+
+    /// The registration item, written only if it is still at `current`'s revision (or
+    /// absent when `current` is none).
+    fn put_push(
+        &self,
+        current: Option<&PushRegistration>,
+        next: &PushRegistration,
+    ) -> Result<TransactWriteItem> {
+        let item = to_item(next, push_pk(&next.key()), PUSH_SK)?;
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match current {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(current) => put
+                .condition_expression("revision = :rev")
+                .set_expression_attribute_values(Some(at_revision(current.revision))),
+        };
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(Error::internal)?)
+            .build())
+    }
+
+    fn delete_push(&self, registration: &PushRegistration) -> Result<TransactWriteItem> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(push_pk(&registration.key()), PUSH_SK)))
+            .condition_expression("revision = :rev")
+            .set_expression_attribute_values(Some(at_revision(registration.revision)))
+            .build()
+            .map_err(Error::internal)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    fn delete_owner_copy(&self, registration: &PushRegistration) -> Result<TransactWriteItem> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::push_owner_key(registration)))
+            .build()
+            .map_err(Error::internal)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+}
+
+#[async_trait]
+impl PushStore for DynamoStore {
+    async fn push_registration(&self, key: &PushKey) -> Result<Option<PushRegistration>> {
+        self.get(push_pk(key), PUSH_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn user_push_registrations(
+        &self,
+        app_id: &str,
+        user_id: i64,
+        kind: PushKind,
+    ) -> Result<Vec<PushRegistration>> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(push_owner_pk(app_id, user_id, kind)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn save_push_registration(
+        &self,
+        current: Option<&PushRegistration>,
+        next: &PushRegistration,
+        evict: &[PushRegistration],
+    ) -> Result<bool> {
+        let owner_copy = to_item(next, String::new(), "")?
+            .into_iter()
+            .chain(Self::push_owner_key(next))
+            .collect::<Item>();
+        let mut items = vec![
+            self.put_push(current, next)?,
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(owner_copy))
+                        .build()
+                        .map_err(Error::internal)?,
+                )
+                .build(),
+        ];
+        // Moved from another user: that user's copy goes in the same transaction.
+        if let Some(previous) = current.filter(|c| c.user_id != next.user_id) {
+            items.push(self.delete_owner_copy(previous)?);
+        }
+        for evicted in evict {
+            items.push(self.delete_push(evicted)?);
+            items.push(self.delete_owner_copy(evicted)?);
+        }
+        Ok(self.transact(items).await?.is_none())
+    }
+
+    async fn delete_push_registration(&self, registration: &PushRegistration) -> Result<bool> {
+        let items = vec![
+            self.delete_push(registration)?,
+            self.delete_owner_copy(registration)?,
+        ];
+        Ok(self.transact(items).await?.is_none())
+    }
+}
+
+#[async_trait]
+impl DeviceStore for DynamoStore {
+    async fn record_device(
+        &self,
+        app_id: &str,
+        user_id: i64,
+        device_guid: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut item = key(format!("DEVICE#{app_id}#{user_id}"), "");
+        item.insert(table::SORT_KEY.to_owned(), s(device_guid));
+        item.insert("last_login_ms".to_owned(), n(now_ms));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
         Ok(())
     }
 }
