@@ -125,6 +125,11 @@ EVENTS = {
     "push-token/unregister-ring.json": event("DELETE", "/v1/api/user/token", {"authorization": "Bearer ACCESS_TOKEN"}, {
         "push_token": "ring-7f3a9c0d", "push_platform": "huawei"}),
     "push-token/put.json": event("PUT", "/v1/api/user/token", {"authorization": "Bearer ACCESS_TOKEN"}, {}, route_key="ANY /v1/api/user/token"),
+    "push-token/list-message.json": event("GET", "/v1/api/user/message/token", {"access-token": "ACCESS_TOKEN"}, None),
+    "push-token/unregister-message.json": event("DELETE", "/v1/api/user/message/token", {"access-token": "ACCESS_TOKEN"}, {
+        "push_token": "apns-0123456789abcdef"}),
+    # Public keys: no headers, no body (sam local invoke JwksFunction -e events/jwks/get.json).
+    "jwks/get.json": event("GET", "/.well-known/jwks.json", {"accept": "application/json"}, None),
 }
 
 if __name__ == "__main__":

@@ -15,6 +15,13 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 # builds turn it off, and tests build the same way.
 export AWS_LC_SYS_NO_JITTER_ENTROPY=1
 
+# One cache per machine, outside the clone, so a fresh clone on a machine that ran this
+# before reuses DynamoDB Local, the tool virtualenv and the compiled dependencies. A new
+# machine fills it from scratch (registries only).
+export IMAUTH_CACHE=${IMAUTH_CACHE:-$HOME/.cache/imauth}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$IMAUTH_CACHE/target}
+mkdir -p "$IMAUTH_CACHE"
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"
   cargo install cargo-nextest --locked
@@ -37,3 +44,5 @@ scripts/dynamodb-local.sh run -- cargo nextest run --workspace --no-fail-fast
 
 step "benchmark smoke runs (one pass each, no timing claims)"
 cargo test -p shared --bench login --quiet
+
+step "deploy path: SAM validate/lint, cfn-lint, OpenAPI, sam build (arm64)"; scripts/sam-checks.sh

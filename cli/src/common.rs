@@ -52,8 +52,8 @@ pub struct PolicyArg {
 }
 
 impl PolicyArg {
-    /// `Crypto` as the login functions build it, for the DynamoDB store. Admin commands
-    /// sign no tokens, so the signing keys are always generated (never read from a file).
+    /// `Crypto` for admin commands against the DynamoDB store: the password policy as the
+    /// login functions check it; they sign no tokens, so no signing keys are read.
     pub fn crypto(&self) -> anyhow::Result<Arc<Crypto>> {
         let settings = Settings {
             store: StoreKind::Dynamo,
@@ -61,7 +61,7 @@ impl PolicyArg {
                 .map_err(|e| fail(e).context("--password-policy"))?,
             ..Settings::default()
         };
-        settings.crypto().map_err(fail)
+        settings.admin_crypto().map_err(fail)
     }
 }
 

@@ -21,7 +21,7 @@ use crate::common::{fail, print_json};
 
 /// Keys kept by `rotate` unless `--keep` says otherwise: the new active key and the two
 /// before it, so tokens signed up to two rotations ago still verify.
-const DEFAULT_KEEP: usize = 3;
+const DEFAULT_KEEP: u16 = 3;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum KeysCommand {
@@ -65,8 +65,8 @@ pub struct RotateArgs {
     /// How many of the newest keys to keep after adding the new one (at least 1; the
     /// active key is always kept). Retiring a key ends every token it signed.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP,
-          value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
-    pub keep: usize,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub keep: u16,
 }
 
 pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
@@ -93,8 +93,8 @@ fn check(doc: &KeySetDocument) -> anyhow::Result<()> {
 
 fn parse(text: &str, source: &str) -> anyhow::Result<KeySetDocument> {
     // serde_json's message names a line and column, never the content.
-    let doc: KeySetDocument = serde_json::from_str(text)
-        .map_err(|e| anyhow!("{source} does not hold a key set: {e}"))?;
+    let doc: KeySetDocument =
+        serde_json::from_str(text).map_err(|e| anyhow!("{source} does not hold a key set: {e}"))?;
     check(&doc).with_context(|| format!("{source} holds a broken key set"))?;
     Ok(doc)
 }
@@ -148,7 +148,7 @@ async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
     let (mut doc, secret_arn) = read(&args.location).await?;
     let before: Vec<String> = doc.keys.iter().map(|k| k.kid.clone()).collect();
     doc.rotate(now_secs()).map_err(fail)?;
-    doc.retire(args.keep);
+    doc.retire(usize::from(args.keep));
     check(&doc)?;
     let retired: Vec<String> = before
         .into_iter()
@@ -163,7 +163,11 @@ async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
         (None, Some(arn)) => put_secret(&arn, &text).await?,
         (None, None) => bail!("name the key set with --secret-id or --file"),
     };
-    print_json(&with_location(summary(&doc, &retired), &args.location, extra))
+    print_json(&with_location(
+        summary(&doc, &retired),
+        &args.location,
+        extra,
+    ))
 }
 
 async fn show(location: Location) -> anyhow::Result<()> {
@@ -228,7 +232,12 @@ async fn put_secret(arn: &str, text: &str) -> anyhow::Result<Value> {
         .secret_string(text)
         .send()
         .await
-        .map_err(|e| anyhow!("writing a new version of {arn}: {}", DisplayErrorContext(&e)))?;
+        .map_err(|e| {
+            anyhow!(
+                "writing a new version of {arn}: {}",
+                DisplayErrorContext(&e)
+            )
+        })?;
     Ok(json!({"arn": output.arn(), "version_id": output.version_id()}))
 }
 

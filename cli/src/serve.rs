@@ -97,7 +97,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             None,
         ),
     };
-    let services = Arc::new(services);
+    // Many requests share this process: argon2 runs on one blocking thread per core.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let services = Arc::new(services.with_hashing_pool(cores));
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

@@ -6,9 +6,12 @@
 //!   from the standard AWS environment) or `embedded` (in-process; `IMAUTH_SEED_FILE`
 //!   fills it).
 //! - `IMAUTH_SEED_FILE`: apps and users to load into the embedded store.
-//! - `IMAUTH_KEYS_FILE`: the signing key set (JSON, see `KeySetDocument`). Without it a
-//!   key set is generated at start, which only suits local runs: tokens then die with
-//!   the process.
+//! - `IMAUTH_KEYS_SECRET_ARN`: production signing keys: a Secrets Manager secret whose
+//!   string is the key-set JSON (`KeySetDocument`, made by `imauth keys init`), read once
+//!   per cold start. A missing or malformed secret fails the cold start.
+//! - `IMAUTH_KEYS_FILE`: the same JSON from a file (local runs, tests). With neither, a key
+//!   set is generated at start, which is allowed only for local stores (embedded, or
+//!   DynamoDB on loopback): elsewhere each instance would sign with its own key.
 //! - `IMAUTH_PASSWORD_POLICY`: `owasp` (default), `m=KIB,t=N,p=N`, or `insecure-fast`
 //!   (tests and demos). Anything weaker than OWASP is refused unless the store is
 //!   embedded or DynamoDB is reached on a loopback endpoint (DynamoDB Local).
@@ -64,6 +67,7 @@ fn dynamo_endpoint_is_loopback() -> bool {
 pub struct Settings {
     pub store: StoreKind,
     pub seed_file: Option<PathBuf>,
+    pub keys_secret_arn: Option<String>,
     pub keys_file: Option<PathBuf>,
     pub password_policy: PasswordPolicy,
     pub issuer: String,
@@ -74,6 +78,7 @@ impl Default for Settings {
         Self {
             store: StoreKind::Embedded,
             seed_file: None,
+            keys_secret_arn: None,
             keys_file: None,
             password_policy: PasswordPolicy::OWASP,
             issuer: DEFAULT_ISSUER.to_owned(),
@@ -123,6 +128,7 @@ impl Settings {
         };
         settings.seed_file = env("IMAUTH_SEED_FILE").map(PathBuf::from);
         settings.keys_file = env("IMAUTH_KEYS_FILE").map(PathBuf::from);
+        settings.keys_secret_arn = env("IMAUTH_KEYS_SECRET_ARN");
         if let Some(policy) = env("IMAUTH_PASSWORD_POLICY") {
             settings.password_policy = parse_password_policy(&policy)?;
         }
@@ -132,10 +138,15 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Whether the store is one only this machine uses (embedded, or DynamoDB Local).
+    fn store_is_local(&self) -> bool {
+        self.store == StoreKind::Embedded || dynamo_endpoint_is_loopback()
+    }
+
     fn check(&self) -> Result<()> {
         let weak = self.password_policy.memory_kib < PasswordPolicy::OWASP.memory_kib
             || self.password_policy.iterations < PasswordPolicy::OWASP.iterations;
-        if weak && self.store == StoreKind::Dynamo && !dynamo_endpoint_is_loopback() {
+        if weak && !self.store_is_local() {
             return Err(Error::bad_request(
                 "a password policy weaker than OWASP's is only allowed with the embedded store or DynamoDB Local",
             ));
@@ -154,22 +165,61 @@ impl Settings {
                     Error::internal(format!("key file {} is malformed: {e}", path.display()))
                 })
             }
-            None => {
-                tracing::warn!("no IMAUTH_KEYS_FILE: generated an ephemeral signing key");
+            None if self.store_is_local() => {
+                tracing::warn!("no signing keys configured: generated an ephemeral key set");
                 KeySetDocument::generate(clock.now_secs())
             }
+            None => Err(Error::internal(
+                "no signing keys configured: set IMAUTH_KEYS_SECRET_ARN (or IMAUTH_KEYS_FILE)",
+            )),
         }
     }
 
+    /// Crypto from a key file or generated keys (no network).
     pub fn crypto(&self) -> Result<Arc<Crypto>> {
         self.check()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let keys = self.load_keys(clock.as_ref())?;
+        self.crypto_with_keys(&keys, clock)
+    }
+
+    /// Crypto for operator commands, which hash passwords but sign nothing: the password
+    /// policy is checked as everywhere; the key set is a throwaway that never signs.
+    pub fn admin_crypto(&self) -> Result<Arc<Crypto>> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let throwaway = KeySetDocument::generate(clock.now_secs())?;
+        self.crypto_with_keys(&throwaway, clock)
+    }
+
+    fn crypto_with_keys(
+        &self,
+        keys: &KeySetDocument,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Crypto>> {
+        self.check()?;
         Ok(Arc::new(Crypto {
             hasher: PasswordHasher::new(self.password_policy)?,
-            tokens: TokenKeys::from_document(&keys, self.issuer.clone())?,
+            tokens: TokenKeys::from_document(keys, self.issuer.clone())?,
             clock,
         }))
+    }
+
+    /// Crypto for a deployed function: keys from Secrets Manager when
+    /// `keys_secret_arn` is set (read once, here, at cold start), else as [`Self::crypto`].
+    pub async fn load_crypto(&self, sdk: Option<&aws_config::SdkConfig>) -> Result<Arc<Crypto>> {
+        let Some(arn) = &self.keys_secret_arn else {
+            return self.crypto();
+        };
+        let loaded;
+        let sdk = match sdk {
+            Some(sdk) => sdk,
+            None => {
+                loaded = DynamoStore::sdk_config().await;
+                &loaded
+            }
+        };
+        let keys = keys_from_secret(sdk, arn).await?;
+        self.crypto_with_keys(&keys, Arc::new(SystemClock))
     }
 
     /// The embedded store, holding the seed file's apps and users if one is named.
@@ -202,16 +252,54 @@ impl Settings {
         Ok(store)
     }
 
+    /// The services a function serving `routes` needs: no store client (and no
+    /// connection warm-up) when none of its routes reads the store.
+    pub async fn build_services_for(&self, routes: &[Route]) -> Result<Services> {
+        if routes.iter().any(|r| r.needs_store()) {
+            return self.build_services().await;
+        }
+        let crypto = self.load_crypto(None).await?;
+        Ok(Services::over(Arc::new(EmbeddedStore::new()), crypto))
+    }
+
     /// Every service over the configured store.
     pub async fn build_services(&self) -> Result<Services> {
-        let crypto = self.crypto()?;
         Ok(match self.store {
             StoreKind::Embedded => {
+                let crypto = self.load_crypto(None).await?;
                 Services::over(Arc::new(self.embedded_store(&crypto).await?), crypto)
             }
-            StoreKind::Dynamo => Services::over(Arc::new(Self::dynamo_store().await?), crypto),
+            StoreKind::Dynamo => {
+                // One SDK configuration (credentials, region, HTTP client) for both clients.
+                let sdk = DynamoStore::sdk_config().await;
+                let crypto = self.load_crypto(Some(&sdk)).await?;
+                let store = DynamoStore::from_sdk_config(&sdk)?;
+                store.warm_up().await;
+                Services::over(Arc::new(store), crypto)
+            }
         })
     }
+}
+
+/// The key set stored in a Secrets Manager secret's string.
+pub async fn keys_from_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<KeySetDocument> {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let output = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::internal(format!(
+                "reading signing keys from secret {arn}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ))
+        })?;
+    let text = output
+        .secret_string()
+        .ok_or_else(|| Error::internal(format!("secret {arn} has no string value")))?;
+    serde_json::from_str(text)
+        .map_err(|e| Error::internal(format!("secret {arn} is not a key set: {e}")))
 }
 
 /// JSON log lines on stderr, level from `RUST_LOG` (default `info`).
@@ -251,7 +339,7 @@ pub async fn serve_lambda(
 pub async fn run_function(routes: &'static [Route]) -> Result<(), lambda_http::Error> {
     init_logging();
     let services = match Settings::from_env() {
-        Ok(settings) => settings.build_services().await,
+        Ok(settings) => settings.build_services_for(routes).await,
         Err(e) => Err(e),
     };
     let services = services.inspect_err(|e| {

@@ -4,8 +4,10 @@
 //! loopback, so they exercise the same bootstrap, long-polling and (de)serialisation path as
 //! production instead of calling handlers in-process.
 
+pub mod bench;
 pub mod client;
 pub mod dynamo;
+pub mod secrets;
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -67,16 +69,49 @@ pub fn repo_root() -> PathBuf {
         .map_or_else(|| manifest.join(".."), Path::to_path_buf)
 }
 
-/// Path of a workspace binary built in the debug profile, e.g. `workspace_binary("token-id")`.
+/// Path of a workspace binary, e.g. `workspace_binary("token-id")`: from the directory in
+/// `IMAUTH_BIN_DIR` when that is set (relative paths are taken from the repository root,
+/// e.g. `IMAUTH_BIN_DIR=target/release`), otherwise from the debug profile's output.
 pub fn workspace_binary(name: &str) -> Result<PathBuf> {
-    let path = target_dir()?
-        .join("debug")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    match bin_dir_override() {
+        Some(dir) => binary_in(&dir, name, "IMAUTH_BIN_DIR"),
+        None => profile_binary(name, "debug"),
+    }
+}
+
+/// Path of a workspace binary built in `profile` (`"debug"`, `"release"`, ...), ignoring
+/// `IMAUTH_BIN_DIR`.
+pub fn profile_binary(name: &str, profile: &str) -> Result<PathBuf> {
+    let flag = match profile {
+        "debug" => String::new(),
+        "release" => " --release".to_owned(),
+        other => format!(" --profile {other}"),
+    };
+    binary_in(
+        &target_dir()?.join(profile),
+        name,
+        &format!("cargo build --workspace --bins{flag}"),
+    )
+}
+
+/// The binary directory named by `IMAUTH_BIN_DIR`, if set.
+pub fn bin_dir_override() -> Option<PathBuf> {
+    let dir = std::env::var_os("IMAUTH_BIN_DIR").filter(|d| !d.is_empty())?;
+    let dir = PathBuf::from(dir);
+    Some(if dir.is_absolute() {
+        dir
+    } else {
+        repo_root().join(dir)
+    })
+}
+
+fn binary_in(dir: &Path, name: &str, how: &str) -> Result<PathBuf> {
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if path.is_file() {
         Ok(path)
     } else {
         bail!(
-            "binary {name} not built: run `cargo build --workspace --bins` first (looked for {})",
+            "binary {name} not built: run `{how}` first (looked for {})",
             path.display()
         )
     }
@@ -93,15 +128,25 @@ fn target_dir() -> Result<PathBuf> {
             repo_root().join(dir)
         });
     }
-    let exe = std::env::current_exe().context("locating the test executable")?;
-    // The test executable lives in <target>/debug/deps/.
-    exe.parent()
-        .and_then(Path::parent)
+    let exe = std::env::current_exe().context("locating the running executable")?;
+    // Test executables live in <target>/<profile>/deps/, binaries of this crate (the
+    // bench tools) in <target>/<profile>/.
+    let profile_dir = exe.parent().and_then(|dir| {
+        if dir
+            .file_name()
+            .is_some_and(|n| n == "deps" || n == "examples")
+        {
+            dir.parent()
+        } else {
+            Some(dir)
+        }
+    });
+    profile_dir
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .with_context(|| {
             format!(
-                "test executable {} is not inside <target>/debug/deps",
+                "executable {} is not inside <target>/<profile>[/deps]",
                 exe.display()
             )
         })
@@ -830,6 +875,11 @@ impl FunctionProcess {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The function's process id, while it runs (for reading `/proc/<pid>/status`).
+    pub fn pid(&self) -> Option<u32> {
+        if self.stopped { None } else { self.child.id() }
     }
 
     pub fn runtime_api(&self) -> &RuntimeApi {

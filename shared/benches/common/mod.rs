@@ -48,3 +48,41 @@ pub fn budget(full: Duration) -> (Duration, usize) {
         (Duration::ZERO, 1)
     }
 }
+
+/// Like [`measure`] for several cases at once, run round-robin (one call of each per
+/// round) for about `budget` in total and at least `min_runs` rounds, so a change in
+/// machine load during the run hits every case alike and their ratios stay meaningful.
+#[allow(dead_code)] // used by the login bench, not by the requests bench
+pub fn measure_interleaved(
+    budget: Duration,
+    min_runs: usize,
+    cases: &mut [&mut dyn FnMut()],
+) -> Vec<Stats> {
+    for case in cases.iter_mut() {
+        case(); // warm up
+    }
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    let started = Instant::now();
+    let mut rounds = 0;
+    while rounds < min_runs || started.elapsed() < budget {
+        for (case, samples) in cases.iter_mut().zip(&mut samples) {
+            let t = Instant::now();
+            case();
+            samples.push(t.elapsed());
+        }
+        rounds += 1;
+    }
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort_unstable();
+            let runs = s.len();
+            Stats {
+                median: s[runs / 2],
+                mean: s.iter().sum::<Duration>() / runs as u32,
+                p90: s[runs * 9 / 10],
+                runs,
+            }
+        })
+        .collect()
+}

@@ -85,6 +85,11 @@ impl Route {
         }
     }
 
+    /// Whether answering needs the store (JWKS needs only the public keys).
+    pub fn needs_store(self) -> bool {
+        self != Self::Jwks
+    }
+
     /// The route serving `path`, if any (ignoring a trailing slash).
     pub fn for_path(path: &str) -> Option<Route> {
         let path = match path.strip_suffix('/') {
@@ -119,6 +124,13 @@ impl Services {
         S: LoginStore + SessionStore + PushRegistrationStore + 'static,
     {
         Self::with_audit(store, crypto, Arc::new(TracingAudit))
+    }
+
+    /// For a server taking many requests at once: argon2 on at most `permits` blocking
+    /// threads (see [`LoginService::with_hashing_pool`]).
+    pub fn with_hashing_pool(mut self, permits: usize) -> Self {
+        self.login = self.login.with_hashing_pool(permits);
+        self
     }
 
     /// As [`Services::over`], with admin acts recorded to `audit`.

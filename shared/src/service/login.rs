@@ -129,6 +129,8 @@ pub struct LoginService {
     crypto: Arc<Crypto>,
     audit: Arc<dyn AuditLog>,
     apps: AppCache,
+    /// When set, argon2 runs on blocking threads, at most this many at once.
+    hashing_pool: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// Checks a client-supplied device id before it goes into a token.
@@ -173,7 +175,35 @@ impl LoginService {
             crypto,
             audit,
             apps: Mutex::new(HashMap::new()),
+            hashing_pool: None,
         }
+    }
+
+    /// Runs password verification on blocking threads, at most `permits` at once, for
+    /// servers that take many requests in one process (`imauth serve`): the async
+    /// workers stay free for I/O, and memory stays bounded at one argon2 work area per
+    /// permit. Lambda handles one request at a time and verifies inline.
+    pub fn with_hashing_pool(mut self, permits: usize) -> Self {
+        self.hashing_pool = Some(Arc::new(tokio::sync::Semaphore::new(permits.max(1))));
+        self
+    }
+
+    /// Verifies `password` against `stored` (or, for an unknown user, against the dummy
+    /// hash, returning false).
+    async fn verify_password(&self, password: &Password, stored: Option<&str>) -> Result<bool> {
+        let Some(pool) = &self.hashing_pool else {
+            return verify_now(&self.crypto, password, stored);
+        };
+        let _permit = pool
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("hashing pool closed"))?;
+        let crypto = self.crypto.clone();
+        let password = password.clone();
+        let stored = stored.map(str::to_owned);
+        tokio::task::spawn_blocking(move || verify_now(&crypto, &password, stored.as_deref()))
+            .await
+            .map_err(Error::internal)?
     }
 
     pub fn crypto(&self) -> &Crypto {
@@ -226,13 +256,14 @@ impl LoginService {
             validate_device_guid(guid)?;
         }
         let app = request.app;
-        let hasher = &self.crypto.hasher;
         let Some(user) = self.store.find_user(&app.app_id, &request.key).await? else {
-            hasher.dummy_verify(&request.password);
+            self.verify_password(&request.password, None).await?;
             return Err(Error::BadCredentials);
         };
         let now_ms = self.crypto.clock.now_ms();
-        let password_ok = hasher.verify(&request.password, &user.password_hash)?;
+        let password_ok = self
+            .verify_password(&request.password, Some(&user.password_hash))
+            .await?;
         // While locked, even the right password gets the ordinary answer, after the same
         // argon2 work, and the attempt is not counted (it must not extend the lock).
         if lockout::locked_until(&user, now_ms).is_some() {
@@ -427,6 +458,16 @@ impl LoginService {
     ) -> Result<IssuedTokens> {
         self.crypto
             .issue(app, subject, device_guid, lifetime, acting)
+    }
+}
+
+fn verify_now(crypto: &Crypto, password: &Password, stored: Option<&str>) -> Result<bool> {
+    match stored {
+        Some(hash) => crypto.hasher.verify(password, hash),
+        None => {
+            crypto.hasher.dummy_verify(password);
+            Ok(false)
+        }
     }
 }
 

@@ -226,12 +226,16 @@ impl DynamoStore {
 
     /// The table named by `TABLE_NAME`, through a client built from the environment.
     pub async fn from_env() -> Result<Self> {
+        Self::from_sdk_config(&Self::sdk_config().await)
+    }
+
+    /// The table named by `TABLE_NAME`, through a client from `config`.
+    pub fn from_sdk_config(config: &aws_config::SdkConfig) -> Result<Self> {
         let table = std::env::var("TABLE_NAME")
             .ok()
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| Error::internal("TABLE_NAME is not set"))?;
-        let config = Self::sdk_config().await;
-        Ok(Self::new(Client::new(&config), table))
+        Ok(Self::new(Client::new(config), table))
     }
 
     pub fn client(&self) -> &Client {

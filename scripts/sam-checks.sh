@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The deploy path, checked (README "Deploy"; scripts/test.sh runs this after the tests):
+#
+#   1. tools: a cached virtualenv with aws-sam-cli, cfn-lint, cargo-lambda, ziglang and
+#      openapi-spec-validator from PyPI (pinned below), and rustup's
+#      aarch64-unknown-linux-gnu standard library;
+#   2. sam validate --lint, cfn-lint template.yaml, openapi-spec-validator openapi.yaml;
+#   3. sam build (arm64, BuildMethod rust-cargolambda), then every artifact is checked to
+#      be an aarch64 ELF executable under the size budget.
+#
+# What `sam build` runs for each function (aws-lambda-builders' rust_cargo workflow) is
+# `cargo lambda build --release --arm64 --bin <Binary>` in the workspace root, one
+# function after another. This script first builds every function binary in ONE such
+# cargo invocation (same flags, same target directory, so cargo shares the dependency
+# build and runs the per-binary link steps in parallel), after which sam build's own
+# invocations find everything fresh and only copy the binaries.
+#
+# Environment:
+#   IMAUTH_CACHE            cache root (default <repo>/.cache): venv/, sam-target-*/
+#   IMAUTH_SAM_TARGET_DIR   cargo target directory for the arm64 build (default
+#                           $IMAUTH_CACHE/sam-target-<profile>, kept between runs; one
+#                           per profile, so switching profiles rebuilds nothing)
+#   IMAUTH_SAM_PROFILE      `release` = the release profile of Cargo.toml (fat LTO, one
+#                           codegen unit: what ships; the size budget is enforced);
+#                           `ci` = no LTO, opt-level 1, 16 codegen units: the same path
+#                           several times faster, for checking it only (sizes are
+#                           reported, not enforced). Default: `ci` when CI is set, else
+#                           `release`.
+#   AWS_REGION              default us-east-1 (sam validate needs a region, no account)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+elapsed() { printf '    (%ss)\n' "$(($(date +%s) - $1))" >&2; }
+
+CACHE=${IMAUTH_CACHE:-$ROOT/.cache}
+VENV=$CACHE/venv
+# Pinned: checked to install from PyPI and to work together here (cargo-lambda 1.9.2
+# drives cargo-zigbuild; zig 0.15 is the newest it links aarch64 glibc binaries with).
+PY_PACKAGES=(
+  aws-sam-cli==1.170.0
+  cfn-lint==1.58.0
+  cargo-lambda==1.9.2
+  ziglang==0.15.2
+  openapi-spec-validator==0.9.0
+)
+TARGET=aarch64-unknown-linux-gnu
+MAX_BINARY_BYTES=$((6 * 1024 * 1024))
+
+# --- 1. tools ---------------------------------------------------------------------
+stamp=$VENV/.imauth-packages
+if [[ ! -x $VENV/bin/sam || ! -f $stamp || "$(cat "$stamp")" != "${PY_PACKAGES[*]}" ]]; then
+  step "installing ${PY_PACKAGES[*]} into $VENV"
+  started=$(date +%s)
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
+  printf '%s' "${PY_PACKAGES[*]}" >"$stamp"
+  elapsed "$started"
+fi
+export PATH="$VENV/bin:$PATH"
+
+if ! rustup target list --installed | grep -qx "$TARGET"; then
+  step "rustup target add $TARGET"
+  rustup target add "$TARGET"
+fi
+
+export AWS_REGION=${AWS_REGION:-us-east-1}
+export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-$AWS_REGION}
+export SAM_CLI_TELEMETRY=0
+# aws-lc (the SDK's TLS) must not collect jitter entropy at cold start (DESIGN §7).
+export AWS_LC_SYS_NO_JITTER_ENTROPY=1
+profile=${IMAUTH_SAM_PROFILE:-$([[ -n ${CI:-} ]] && echo ci || echo release)}
+export CARGO_TARGET_DIR=${IMAUTH_SAM_TARGET_DIR:-$CACHE/sam-target-$profile}
+case $profile in
+  release) ;;
+  ci)
+    # Proves the same toolchain, cross-compilation, link and SAM wiring in a fraction of
+    # the time: no cross-crate LTO (a fat or thin LTO link re-optimises every dependency
+    # once per function) and opt-level 1. The artifacts are not the ones that ship.
+    export CARGO_PROFILE_RELEASE_LTO=false
+    export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL=1
+    ;;
+  *) echo "IMAUTH_SAM_PROFILE must be release or ci, not $profile" >&2; exit 1 ;;
+esac
+
+# --- 2. static checks ---------------------------------------------------------------
+step "sam validate --lint"
+sam validate --lint --template template.yaml
+
+step "cfn-lint template.yaml"
+cfn-lint template.yaml
+
+step "openapi-spec-validator openapi.yaml"
+openapi-spec-validator openapi.yaml
+
+# --- 3. sam build -------------------------------------------------------------------
+# Function logical id and binary, from the template (the test deploy_consistency checks
+# that these are exactly the functions/ crates).
+mapfile -t functions < <("$VENV/bin/python" - <<'EOF'
+from samtranslator.yaml_helper import yaml_parse
+template = yaml_parse(open("template.yaml").read())
+for logical_id, resource in template["Resources"].items():
+    if resource.get("Type") == "AWS::Serverless::Function":
+        print(logical_id, resource["Metadata"]["BuildProperties"]["Binary"])
+EOF
+)
+if [[ ${#functions[@]} -eq 0 ]]; then
+  echo "found no functions in template.yaml" >&2
+  exit 1
+fi
+bins=()
+for f in "${functions[@]}"; do bins+=(--bin "${f#* }"); done
+
+step "cargo lambda build --release --arm64 ${bins[*]} (profile: $profile, target dir: $CARGO_TARGET_DIR)"
+started=$(date +%s)
+nice cargo lambda build --release --arm64 "${bins[@]}"
+elapsed "$started"
+
+step "sam build"
+started=$(date +%s)
+nice sam build --template template.yaml
+elapsed "$started"
+
+step "artifacts"
+status=0
+for f in "${functions[@]}"; do
+  id=${f% *}
+  artifact=.aws-sam/build/$id/bootstrap
+  if [[ ! -f $artifact ]]; then
+    echo "$id: no $artifact" >&2
+    status=1
+    continue
+  fi
+  # ELF, 64-bit, little-endian, e_machine 183 (EM_AARCH64).
+  header=$(od -An -tx1 -N20 "$artifact" | tr -d ' \n')
+  size=$(stat -c %s "$artifact")
+  printf '    %-22s %8d bytes\n' "$id" "$size" >&2
+  if [[ ${header:0:8} != 7f454c46 || ${header:8:2} != 02 || ${header:36:4} != b700 ]]; then
+    echo "$id: $artifact is not an aarch64 ELF executable" >&2
+    status=1
+  fi
+  if [[ $profile == release ]] && ((size > MAX_BINARY_BYTES)); then
+    echo "$id: $size bytes is over the budget of $MAX_BINARY_BYTES (DESIGN §7)" >&2
+    status=1
+  fi
+done
+exit "$status"

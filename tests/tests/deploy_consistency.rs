@@ -1,0 +1,475 @@
+//! The deploy path agrees with the code: every (method, path) is the same in
+//! `template.yaml` (HttpApi events), `openapi.yaml`, `shared::http::Route::ALL` (the table
+//! the `imauth serve` router and the functions dispatch on) and `events/`; every function
+//! of the template is a `functions/<name>` crate serving exactly the routes the template
+//! sends it, and the other way round; the template's DynamoDB table is the one
+//! `shared::store::dynamo::table` defines; no policy grants anything on `*`.
+//!
+//! Each failure names what is missing and on which side.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use integration::repo_root;
+use serde_json::Value as Json;
+use serde_norway::Value as Yaml;
+use shared::http::Route;
+use shared::store::dynamo::table;
+
+/// `(METHOD, /path)` as API Gateway writes a route key.
+type RouteKey = (String, String);
+
+fn read(relative: &str) -> String {
+    let path = repo_root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn yaml(relative: &str) -> Yaml {
+    serde_norway::from_str(&read(relative)).unwrap_or_else(|e| panic!("parsing {relative}: {e}"))
+}
+
+/// A scalar string, looking through a YAML tag (`!Ref X` is the string `X`).
+fn text(value: &Yaml) -> Option<&str> {
+    match value {
+        Yaml::String(s) => Some(s),
+        Yaml::Tagged(tagged) => text(&tagged.value),
+        _ => None,
+    }
+}
+
+fn key(method: &str, path: &str) -> RouteKey {
+    (method.to_ascii_uppercase(), path.to_owned())
+}
+
+fn show(route: &RouteKey) -> String {
+    format!("{} {}", route.0, route.1)
+}
+
+/// One function of the template: its logical id, binary and HttpApi routes.
+#[derive(Debug)]
+struct TemplateFunction {
+    logical_id: String,
+    binary: String,
+    routes: BTreeSet<RouteKey>,
+}
+
+fn resources(template: &Yaml) -> impl Iterator<Item = (&str, &Yaml)> {
+    template["Resources"]
+        .as_mapping()
+        .expect("template.yaml has Resources")
+        .iter()
+        .map(|(id, resource)| (id.as_str().expect("logical id is a string"), resource))
+}
+
+fn template_functions(template: &Yaml) -> Vec<TemplateFunction> {
+    resources(template)
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, resource)| {
+            let metadata = &resource["Metadata"];
+            assert_eq!(
+                metadata["BuildMethod"].as_str(),
+                Some("rust-cargolambda"),
+                "template.yaml: {id} must build with rust-cargolambda"
+            );
+            let binary = metadata["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_else(|| panic!("template.yaml: {id} has no BuildProperties.Binary"))
+                .to_owned();
+            let mut routes = BTreeSet::new();
+            if let Some(events) = resource["Properties"]["Events"].as_mapping() {
+                for (name, event) in events {
+                    if event["Type"].as_str() != Some("HttpApi") {
+                        continue;
+                    }
+                    let properties = &event["Properties"];
+                    let (Some(method), Some(path)) =
+                        (text(&properties["Method"]), text(&properties["Path"]))
+                    else {
+                        panic!("template.yaml: {id} event {name:?} needs Method and Path");
+                    };
+                    assert!(
+                        routes.insert(key(method, path)),
+                        "template.yaml: {id} lists {method} {path} twice"
+                    );
+                }
+            }
+            TemplateFunction {
+                logical_id: id.to_owned(),
+                binary,
+                routes,
+            }
+        })
+        .collect()
+}
+
+fn openapi_routes(openapi: &Yaml) -> BTreeSet<RouteKey> {
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    let paths = openapi["paths"]
+        .as_mapping()
+        .expect("openapi.yaml has paths");
+    let mut routes = BTreeSet::new();
+    for (path, item) in paths {
+        let path = path.as_str().expect("openapi path is a string");
+        for (method, _) in item.as_mapping().into_iter().flatten() {
+            let method = method.as_str().unwrap_or_default();
+            if METHODS.contains(&method) {
+                routes.insert(key(method, path));
+            }
+        }
+    }
+    routes
+}
+
+fn code_routes() -> BTreeMap<RouteKey, Route> {
+    Route::ALL
+        .iter()
+        .flat_map(|&route| {
+            route
+                .methods()
+                .iter()
+                .map(move |method| (key(method.as_str(), route.path()), route))
+        })
+        .collect()
+}
+
+/// Every event file's route, with the function (its directory) it is for. Events whose
+/// route key is deliberately not a route (`ANY ...`, a method the route refuses) are
+/// left out: they test the 405 answer.
+fn event_routes() -> BTreeMap<RouteKey, BTreeSet<String>> {
+    let mut routes: BTreeMap<RouteKey, BTreeSet<String>> = BTreeMap::new();
+    let events = repo_root().join("events");
+    for dir in std::fs::read_dir(&events).expect("events/ exists") {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let function = dir.file_name().unwrap().to_string_lossy().into_owned();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            if file.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let event: Json = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let route_key = event["routeKey"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: no routeKey", file.display()));
+            let (method, path) = route_key
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("{}: routeKey {route_key:?}", file.display()));
+            let sent = event["requestContext"]["http"]["method"].as_str();
+            if method == "ANY" || sent != Some(method) {
+                continue;
+            }
+            routes
+                .entry(key(method, path))
+                .or_default()
+                .insert(function.clone());
+        }
+    }
+    routes
+}
+
+/// The function crates: `functions/<name>` directories with a Cargo.toml.
+fn function_crates() -> BTreeSet<String> {
+    std::fs::read_dir(repo_root().join("functions"))
+        .expect("functions/ exists")
+        .map(|entry| entry.unwrap().path())
+        .filter(|dir| dir.join("Cargo.toml").is_file())
+        .map(|dir| dir.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The routes a function crate passes to `run_function`, by `Route` variant name.
+fn crate_routes(function: &str) -> BTreeSet<String> {
+    let main = read(&format!("functions/{function}/src/main.rs"));
+    main.match_indices("Route::")
+        .map(|(at, prefix)| {
+            main[at + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|name| !name.is_empty() && name != "ALL")
+        .collect()
+}
+
+/// Compares named sets of routes; one line per route that some side lacks.
+fn differences(sides: &[(&str, BTreeSet<RouteKey>)]) -> String {
+    let all: BTreeSet<&RouteKey> = sides.iter().flat_map(|(_, set)| set).collect();
+    let mut report = String::new();
+    for route in all {
+        let names = |present: bool| {
+            sides
+                .iter()
+                .filter(|(_, set)| set.contains(route) == present)
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+        };
+        let (have, lack) = (names(true), names(false));
+        if !lack.is_empty() {
+            let _ = writeln!(
+                report,
+                "  {}: missing from {} (present in {})",
+                show(route),
+                lack.join(", "),
+                have.join(", ")
+            );
+        }
+    }
+    report
+}
+
+#[test]
+fn routes_agree_across_template_openapi_code_and_events() {
+    let template = template_functions(&yaml("template.yaml"));
+    let template_routes: BTreeSet<RouteKey> = template
+        .iter()
+        .flat_map(|f| f.routes.iter().cloned())
+        .collect();
+    let report = differences(&[
+        ("template.yaml", template_routes),
+        ("openapi.yaml", openapi_routes(&yaml("openapi.yaml"))),
+        (
+            "shared::http::Route::ALL (imauth serve)",
+            code_routes().into_keys().collect(),
+        ),
+        ("events/", event_routes().into_keys().collect()),
+    ]);
+    assert!(
+        report.is_empty(),
+        "routes disagree between template.yaml, openapi.yaml, the code and events/:\n{report}"
+    );
+}
+
+#[test]
+fn template_functions_are_the_function_crates_and_serve_their_routes() {
+    let template = template_functions(&yaml("template.yaml"));
+    let crates = function_crates();
+    let binaries: BTreeSet<String> = template.iter().map(|f| f.binary.clone()).collect();
+    let mut report = String::new();
+    for function in &template {
+        if !crates.contains(&function.binary) {
+            let _ = writeln!(
+                report,
+                "  template.yaml {} builds binary {:?}: no crate functions/{}",
+                function.logical_id, function.binary, function.binary
+            );
+        }
+    }
+    for name in crates.difference(&binaries) {
+        let _ = writeln!(
+            report,
+            "  functions/{name}: no function in template.yaml builds it"
+        );
+    }
+    let duplicates = template.len() - binaries.len();
+    if duplicates > 0 {
+        let _ = writeln!(report, "  template.yaml builds a binary twice");
+    }
+
+    // Each function gets exactly the routes its main.rs serves.
+    let code = code_routes();
+    for function in template.iter().filter(|f| crates.contains(&f.binary)) {
+        let served = crate_routes(&function.binary);
+        let expected: BTreeSet<RouteKey> = code
+            .iter()
+            .filter(|(_, route)| served.contains(&format!("{route:?}")))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for route in expected.difference(&function.routes) {
+            let _ = writeln!(
+                report,
+                "  {}: functions/{} serves it but template.yaml {} has no event for it",
+                show(route),
+                function.binary,
+                function.logical_id
+            );
+        }
+        for route in function.routes.difference(&expected) {
+            let _ = writeln!(
+                report,
+                "  {}: template.yaml sends it to {} but functions/{} does not serve it",
+                show(route),
+                function.logical_id,
+                function.binary
+            );
+        }
+    }
+
+    // Events live in the directory of the function that answers them, so
+    // `sam local invoke <Function> -e events/<function>/<file>.json` is right.
+    let owner: BTreeMap<&RouteKey, &str> = template
+        .iter()
+        .flat_map(|f| f.routes.iter().map(|r| (r, f.binary.as_str())))
+        .collect();
+    for (route, dirs) in event_routes() {
+        for dir in dirs {
+            if let Some(function) = owner.get(&route)
+                && *function != dir
+            {
+                let _ = writeln!(
+                    report,
+                    "  events/{dir}/ holds a {} event, but {function} serves that route",
+                    show(&route)
+                );
+            }
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "template.yaml functions disagree with functions/:\n{report}"
+    );
+}
+
+fn the_table(template: &Yaml) -> &Yaml {
+    let tables: Vec<_> = resources(template)
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::DynamoDB::Table"))
+        .collect();
+    assert_eq!(
+        tables.len(),
+        1,
+        "template.yaml must define exactly one table"
+    );
+    &tables[0].1["Properties"]
+}
+
+#[test]
+fn table_matches_the_shared_definition() {
+    let template = yaml("template.yaml");
+    let table_props = the_table(&template);
+
+    let key_schema: BTreeMap<&str, &str> = table_props["KeySchema"]
+        .as_sequence()
+        .expect("KeySchema is a list")
+        .iter()
+        .map(|k| {
+            (
+                k["KeyType"].as_str().unwrap(),
+                k["AttributeName"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        key_schema,
+        BTreeMap::from([("HASH", table::PARTITION_KEY), ("RANGE", table::SORT_KEY)]),
+        "template.yaml KeySchema vs shared::store::dynamo::table"
+    );
+
+    let attributes: BTreeMap<&str, &str> = table_props["AttributeDefinitions"]
+        .as_sequence()
+        .expect("AttributeDefinitions is a list")
+        .iter()
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().unwrap(),
+                a["AttributeType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attributes,
+        BTreeMap::from([(table::PARTITION_KEY, "S"), (table::SORT_KEY, "S")]),
+        "template.yaml AttributeDefinitions vs shared::store::dynamo::table (string keys)"
+    );
+
+    assert_eq!(
+        table_props["BillingMode"].as_str(),
+        Some(table::BILLING_MODE.as_str()),
+        "template.yaml BillingMode vs shared::store::dynamo::table::BILLING_MODE"
+    );
+    let ttl = &table_props["TimeToLiveSpecification"];
+    assert_eq!(
+        ttl["AttributeName"].as_str(),
+        Some(table::TTL_ATTRIBUTE),
+        "template.yaml TTL attribute vs shared::store::dynamo::table::TTL_ATTRIBUTE"
+    );
+    assert_eq!(ttl["Enabled"].as_bool(), Some(true), "TTL must be enabled");
+    assert_eq!(
+        table_props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true),
+        "point-in-time recovery must be on"
+    );
+    assert_eq!(
+        text(&table_props["DeletionProtectionEnabled"]),
+        Some("DeletionProtection"),
+        "deletion protection must come from the DeletionProtection parameter"
+    );
+}
+
+/// Every `Statement` under a function's `Policies`, with the function's logical id.
+fn statements(template: &Yaml) -> Vec<(&str, &Yaml)> {
+    resources(template)
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .flat_map(|(id, r)| {
+            let policies = r["Properties"]["Policies"].as_sequence();
+            assert!(
+                policies.is_some(),
+                "template.yaml: {id} needs explicit Policies (least privilege)"
+            );
+            policies.into_iter().flatten().flat_map(move |policy| {
+                let statements = policy["Statement"].as_sequence();
+                assert!(
+                    statements.is_some(),
+                    "template.yaml: {id} uses a policy without explicit Statements: {policy:?}"
+                );
+                statements.into_iter().flatten().map(move |s| (id, s))
+            })
+        })
+        .collect()
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::Sequence(items) => items.iter().flat_map(strings).collect(),
+        Yaml::Tagged(tagged) => {
+            // `!GetAtt Table.Arn`, `!Ref KeysSecretArn`: a named resource, not a wildcard.
+            strings(&tagged.value)
+        }
+        Yaml::String(s) => vec![s.clone()],
+        other => vec![format!("{other:?}")],
+    }
+}
+
+#[test]
+fn policies_grant_nothing_on_wildcards() {
+    let template = yaml("template.yaml");
+    let mut report = String::new();
+    for (id, statement) in statements(&template) {
+        for resource in strings(&statement["Resource"]) {
+            if resource.contains('*') {
+                let _ = writeln!(report, "  {id}: Resource {resource:?}");
+            }
+        }
+        for action in strings(&statement["Action"]) {
+            if action.contains('*') {
+                let _ = writeln!(report, "  {id}: Action {action:?}");
+            }
+        }
+        let resources = strings(&statement["Resource"]);
+        assert!(
+            !resources.is_empty()
+                && resources
+                    .iter()
+                    .all(|r| r == "Table.Arn" || r == "KeysSecretArn"),
+            "{id}: a statement reaches beyond the table and the key secret: {resources:?}"
+        );
+    }
+    assert!(report.is_empty(), "wildcards in policies:\n{report}");
+}
+
+#[test]
+fn deploy_files_exist() {
+    // Guards the test itself: the files it reads exist where the README says.
+    for file in ["template.yaml", "openapi.yaml", "samconfig.toml"] {
+        assert!(
+            Path::new(&repo_root().join(file)).is_file(),
+            "{file} is missing"
+        );
+    }
+    assert!(!function_crates().is_empty());
+    assert!(!event_routes().is_empty());
+}
