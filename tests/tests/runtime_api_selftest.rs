@@ -504,7 +504,9 @@ fn api_response_from_a_lambda_http_style_invocation() {
 
 #[test]
 fn missing_binary_and_event_errors_are_actionable() {
-    let err = workspace_binary("no-such-function").unwrap_err().to_string();
+    let err = workspace_binary("no-such-function")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("binary no-such-function not built"), "{err}");
     assert!(err.contains("looked for"), "{err}");
     assert!(err.contains("cargo build"), "{err}");
