@@ -10,10 +10,13 @@
 #
 # What `sam build` runs for each function (aws-lambda-builders' rust_cargo workflow) is
 # `cargo lambda build --release --arm64 --bin <Binary>` in the workspace root, one
-# function after another. This script first builds every function binary in ONE such
-# cargo invocation (same flags, same target directory, so cargo shares the dependency
-# build and runs the per-binary link steps in parallel), after which sam build's own
-# invocations find everything fresh and only copy the binaries.
+# function after another, all in one target directory: the first function compiles the
+# dependencies, each later one only compiles and links its own binary. (Building all the
+# binaries first in one `cargo lambda build --bin a --bin b ...` does not help: measured
+# here, sam build's single-binary invocations then recompile most of the dependency graph
+# under different unit hashes, doubling a cold build.) So the build time is the
+# dependency build plus one link per function, which is why the `ci` profile below turns
+# cross-crate LTO off.
 #
 # Environment:
 #   IMAUTH_CACHE            cache root (default <repo>/.cache): venv/, sam-target-*/
@@ -110,15 +113,7 @@ if [[ ${#functions[@]} -eq 0 ]]; then
   echo "found no functions in template.yaml" >&2
   exit 1
 fi
-bins=()
-for f in "${functions[@]}"; do bins+=(--bin "${f#* }"); done
-
-step "cargo lambda build --release --arm64 ${bins[*]} (profile: $profile, target dir: $CARGO_TARGET_DIR)"
-started=$(date +%s)
-nice cargo lambda build --release --arm64 "${bins[@]}"
-elapsed "$started"
-
-step "sam build"
+step "sam build (profile: $profile, target dir: $CARGO_TARGET_DIR)"
 started=$(date +%s)
 nice sam build --template template.yaml
 elapsed "$started"

@@ -360,15 +360,17 @@ async fn measure_once(
 
 fn print_report(functions: &[&str], samples: &BTreeMap<&str, Samples>, quick: bool) {
     let noop_init = Summary::of(&samples[NOOP].init).map(|s| s.median);
+    let noop_first = Summary::of(&samples[NOOP].first).map(|s| s.median);
     println!();
     println!(
-        "{:<14} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10} {:>11} {:>10}",
+        "{:<14} {:>9} {:>9} {:>7} {:>10} {:>10} {:>7} {:>10} {:>10} {:>11} {:>10}",
         "function",
         "init p50",
         "init p90",
         "x noop",
         "first p50",
         "first p90",
+        "x noop",
         "warm p50",
         "first-warm",
         "RSS init",
@@ -389,14 +391,18 @@ fn print_report(functions: &[&str], samples: &BTreeMap<&str, Samples>, quick: bo
                 .max()
                 .map_or("?".to_owned(), |k| format!("{:.1} MiB", *k as f64 / 1024.0))
         };
+        let first_ratio = first.zip(noop_first).map_or("-".to_owned(), |(f, n)| {
+            format!("{:.1}x", f.median.as_secs_f64() / n.as_secs_f64())
+        });
         println!(
-            "{:<14} {:>6.2} ms {:>6.2} ms {:>7.2}x {:>10} {:>10} {:>10} {:>10} {:>11} {:>10}",
+            "{:<14} {:>6.2} ms {:>6.2} ms {:>6.2}x {:>10} {:>10} {:>7} {:>10} {:>10} {:>11} {:>10}",
             f,
             ms(init.median),
             ms(init.p90),
             ratio,
             cell(first.map(|s| ms(s.median))),
             cell(first.map(|s| ms(s.p90))),
+            first_ratio,
             cell(warm.map(|s| ms(s.median))),
             cell(first.zip(warm).map(|(f, w)| ms(f.median) - ms(w.median))),
             mib(&s.rss_init_kib),
