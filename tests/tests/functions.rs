@@ -466,3 +466,41 @@ async fn push_token_function_registers_lists_and_unregisters() {
     assert_eq!(r[8].status, 405);
     assert!(!format!("{}{}", run.stdout, run.stderr).contains(&access));
 }
+
+#[tokio::test]
+async fn tokens_from_every_login_function_verify_with_the_jwks_function() {
+    let f = fixture("jwks");
+    let served = invoke_all(
+        &workspace_binary("jwks").unwrap(),
+        &f.env,
+        vec![load_event("events/jwks/get.json").unwrap()],
+    )
+    .await
+    .unwrap();
+    let answer = served.invocations[0].api_response().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.header("cache-control").unwrap().contains("max-age"));
+    let keys: Vec<shared::auth::tokens::PublicJwk> =
+        serde_json::from_value(answer.body["keys"].clone()).unwrap();
+    // Public keys only: what another IM service holds.
+    let verifier = shared::auth::tokens::Verifier::from_jwks(&keys, "imauth").unwrap();
+    for (binary, event, pointer) in [
+        ("token-id", "events/token-id/ok.json", "/data/token"),
+        (
+            "token-login",
+            "events/token-login/ok-email.json",
+            "/data/token",
+        ),
+        ("token-user", "events/token-user/ok.json", "/data/token"),
+        (
+            "app-token",
+            "events/app-token/seed-example.json",
+            "/access_token",
+        ),
+    ] {
+        let r = run(binary, &f, &[event]).await;
+        let token = r[0].body.pointer(pointer).and_then(Value::as_str).unwrap();
+        let claims = verifier.verify(token, TokenType::Access).unwrap();
+        assert!(!claims.sub.is_empty(), "{binary}");
+    }
+}
