@@ -43,6 +43,6 @@ step "tests (nextest), with DynamoDB Local running"
 scripts/dynamodb-local.sh run -- cargo nextest run --workspace --no-fail-fast
 
 step "benchmark smoke runs (one pass each, no timing claims)"
-cargo test -p shared --bench login --quiet
+cargo test -p shared --bench login --bench requests --quiet
 
 step "deploy path: SAM validate/lint, cfn-lint, OpenAPI, sam build (arm64)"; scripts/sam-checks.sh
