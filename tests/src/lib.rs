@@ -1293,6 +1293,32 @@ impl ApiResponse {
     }
 }
 
+/// Runs each listed `async fn case(store: Arc<…>)` twice, as `embedded::case` on the
+/// embedded store and as `dynamodb_local::case` on a fresh DynamoDB Local table: the one
+/// way the suites prove both stores behave alike.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(shared::store::EmbeddedStore::new())).await;
+                }
+            )*
+        }
+        mod dynamodb_local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let (store, _) = $crate::dynamo::fresh_store().await.unwrap();
+                    super::$case(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

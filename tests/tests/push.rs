@@ -438,29 +438,7 @@ async fn two_users_racing_for_one_token_leave_one_owner<S: AllStores>(store: Arc
     }
 }
 
-macro_rules! both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(shared::store::EmbeddedStore::new())).await;
-                }
-            )*
-        }
-        mod dynamodb_local {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let (store, _) = integration::dynamo::fresh_store().await.unwrap();
-                    super::$case(std::sync::Arc::new(store)).await;
-                }
-            )*
-        }
-    };
-}
-
-both_stores!(
+integration::on_both_stores!(
     register_reregister_move_unregister_and_list,
     the_cap_evicts_the_oldest,
     invalid_bodies_and_auth_failures_are_4xx,

@@ -238,29 +238,7 @@ async fn concurrent_refreshes_of_one_token_have_exactly_one_winner<S: AllStores>
     assert_eq!(winners.len(), 1, "rotated-token race: {winners:?}");
 }
 
-macro_rules! both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(shared::store::EmbeddedStore::new())).await;
-                }
-            )*
-        }
-        mod dynamodb_local {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let (store, _) = integration::dynamo::fresh_store().await.unwrap();
-                    super::$case(std::sync::Arc::new(store)).await;
-                }
-            )*
-        }
-    };
-}
-
-both_stores!(
+integration::on_both_stores!(
     families_open_once_rotate_once_and_stay_revoked,
     failure_counts_reach_every_copy_and_clear,
     concurrent_refreshes_of_one_token_have_exactly_one_winner,

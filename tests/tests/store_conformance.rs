@@ -8,7 +8,7 @@ use shared::clock::SystemClock;
 use shared::domain::{App, LoginKey, User};
 use shared::error::Error;
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
-use shared::store::{AdminStore, EmbeddedStore, UserChange};
+use shared::store::{AdminStore, UserChange};
 
 type Store = Arc<dyn AdminStore>;
 
@@ -356,29 +356,7 @@ async fn fifty_concurrent_creates_of_one_email_have_one_winner(store: Store) {
     race(store, "email").await;
 }
 
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(super::EmbeddedStore::new())).await;
-                }
-            )*
-        }
-        mod dynamodb_local {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let (store, _) = integration::dynamo::fresh_store().await.unwrap();
-                    super::$case(std::sync::Arc::new(store)).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+integration::on_both_stores!(
     apps_by_id_and_by_name,
     every_login_key_finds_the_user_in_its_app_only,
     uniqueness_is_per_field_and_nothing_is_half_written,
