@@ -29,12 +29,28 @@ impl TableArg {
         if self.table.trim().is_empty() {
             bail!("the table name is empty: pass --table or set TABLE_NAME");
         }
-        let config = DynamoStore::sdk_config().await;
+        let config = sdk_config().await;
         Ok(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&config),
             self.table.clone(),
         ))
     }
+}
+
+/// The operator's AWS configuration: the full standard chain (profiles, SSO, process
+/// credentials, IMDS…), unlike a function's, which reads only the Lambda environment.
+/// The same HTTPS client, timeouts and retries as the functions, trusting the platform's
+/// roots too (an operator's network may sit behind a TLS-inspecting proxy).
+pub async fn sdk_config() -> aws_types::SdkConfig {
+    let (retry, timeout) = shared::aws::service_limits();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(shared::aws::https_client(
+            shared::aws::TrustedRoots::AmazonAndNative,
+        ))
+        .retry_config(retry)
+        .timeout_config(timeout)
+        .load()
+        .await
 }
 
 /// The argon2id cost for new password hashes.

@@ -15,7 +15,6 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
 use serde_json::{Value, json};
 use shared::auth::tokens::{KeySetDocument, TokenKeys};
-use shared::store::DynamoStore;
 
 use crate::common::{fail, print_json};
 
@@ -202,7 +201,7 @@ async fn read(location: &Location) -> anyhow::Result<(KeySetDocument, Option<Str
 }
 
 async fn client() -> Client {
-    Client::new(&DynamoStore::sdk_config().await)
+    Client::new(&crate::common::sdk_config().await)
 }
 
 async fn create_secret(name: &str, text: &str, kms_key_id: Option<&str>) -> anyhow::Result<Value> {

@@ -93,13 +93,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             (Services::over(Arc::new(store), crypto), demo)
         }
         StoreKind::Dynamo => (
-            Services::over(Arc::new(Settings::dynamo_store().await?), crypto),
+            Services::over(
+                Arc::new(Settings::dynamo_store(&crate::common::sdk_config().await).await?),
+                crypto,
+            ),
             None,
         ),
     };
-    // Many requests share this process: argon2 runs on one blocking thread per core.
+    // Many requests share this process: argon2 runs on one dedicated thread per core,
+    // each with its own work area, so memory is bounded however many logins queue.
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let services = Arc::new(services.with_hashing_pool(cores));
+    let services = Arc::new(services.with_hashing_pool(cores)?);
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

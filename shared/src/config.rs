@@ -21,6 +21,8 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use aws_types::SdkConfig;
+
 use crate::auth::password::{PasswordHasher, PasswordPolicy};
 use crate::auth::tokens::{KeySetDocument, TokenKeys};
 use crate::clock::{Clock, SystemClock};
@@ -28,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::http::{Route, Services, handle, not_found};
 use crate::service::Crypto;
 use crate::service::seed::SeedFile;
-use crate::store::{DynamoStore, EmbeddedStore, LoginStore};
+use crate::store::{DynamoStore, EmbeddedStore};
 
 pub const DEFAULT_ISSUER: &str = "imauth";
 
@@ -206,7 +208,7 @@ impl Settings {
 
     /// Crypto for a deployed function: keys from Secrets Manager when
     /// `keys_secret_arn` is set (read once, here, at cold start), else as [`Self::crypto`].
-    pub async fn load_crypto(&self, sdk: Option<&aws_config::SdkConfig>) -> Result<Arc<Crypto>> {
+    pub async fn load_crypto(&self, sdk: Option<&SdkConfig>) -> Result<Arc<Crypto>> {
         let Some(arn) = &self.keys_secret_arn else {
             return self.crypto();
         };
@@ -214,7 +216,7 @@ impl Settings {
         let sdk = match sdk {
             Some(sdk) => sdk,
             None => {
-                loaded = DynamoStore::sdk_config().await;
+                loaded = crate::aws::lambda_sdk_config()?;
                 &loaded
             }
         };
@@ -237,17 +239,10 @@ impl Settings {
         }
     }
 
-    /// The store the settings name: for DynamoDB, a client from the environment whose
-    /// connection is opened here, during init, not by the first request.
-    pub async fn login_store(&self, crypto: &Crypto) -> Result<Arc<dyn LoginStore>> {
-        Ok(match self.store {
-            StoreKind::Embedded => Arc::new(self.embedded_store(crypto).await?),
-            StoreKind::Dynamo => Arc::new(Self::dynamo_store().await?),
-        })
-    }
-
-    pub async fn dynamo_store() -> Result<DynamoStore> {
-        let store = DynamoStore::from_env().await?;
+    /// The DynamoDB store over `sdk`, its connection opened here, during init, not by
+    /// the first request.
+    pub async fn dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore> {
+        let store = DynamoStore::from_sdk_config(sdk)?;
         store.warm_up().await;
         Ok(store)
     }
@@ -271,18 +266,20 @@ impl Settings {
             }
             StoreKind::Dynamo => {
                 // One SDK configuration (credentials, region, HTTP client) for both clients.
-                let sdk = DynamoStore::sdk_config().await;
-                let crypto = self.load_crypto(Some(&sdk)).await?;
-                let store = DynamoStore::from_sdk_config(&sdk)?;
-                store.warm_up().await;
-                Services::over(Arc::new(store), crypto)
+                // The key read and the DynamoDB warm-up go to different endpoints, so
+                // they run at once: init waits for the slower, not for both.
+                let sdk = crate::aws::lambda_sdk_config()?;
+                let (crypto, store) =
+                    tokio::join!(self.load_crypto(Some(&sdk)), Self::dynamo_store(&sdk));
+                let crypto = crypto?;
+                Services::over(Arc::new(store?), crypto)
             }
         })
     }
 }
 
 /// The key set stored in a Secrets Manager secret's string.
-pub async fn keys_from_secret(sdk: &aws_config::SdkConfig, arn: &str) -> Result<KeySetDocument> {
+pub async fn keys_from_secret(sdk: &SdkConfig, arn: &str) -> Result<KeySetDocument> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let output = client
         .get_secret_value()

@@ -64,7 +64,7 @@ impl Intercept for RequestLog {
 /// A client for `endpoint` with the store's production configuration (timeouts,
 /// standard retries) plus the request log.
 pub async fn client_for(endpoint: &str, log: &RequestLog) -> Client {
-    let sdk = DynamoStore::sdk_config().await;
+    let sdk = shared::aws::lambda_sdk_config().expect("the SDK configuration from the environment");
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(endpoint)
         .interceptor(log.clone())

@@ -15,8 +15,9 @@ use std::time::Instant;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 
 use crate::domain::PushKind;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::service::audit::{AuditLog, TracingAudit};
+use crate::service::hashing::HashingPool;
 use crate::service::push::PushService;
 use crate::service::session::SessionService;
 use crate::service::{Crypto, LoginService};
@@ -126,11 +127,12 @@ impl Services {
         Self::with_audit(store, crypto, Arc::new(TracingAudit))
     }
 
-    /// For a server taking many requests at once: argon2 on at most `permits` blocking
-    /// threads (see [`LoginService::with_hashing_pool`]).
-    pub fn with_hashing_pool(mut self, permits: usize) -> Self {
-        self.login = self.login.with_hashing_pool(permits);
-        self
+    /// For a server taking many requests at once: argon2 on `threads` dedicated threads
+    /// (see [`LoginService::with_hashing_pool`]).
+    pub fn with_hashing_pool(mut self, threads: usize) -> Result<Self> {
+        let pool = Arc::new(HashingPool::new(threads)?);
+        self.login = self.login.with_hashing_pool(pool);
+        Ok(self)
     }
 
     /// As [`Services::over`], with admin acts recorded to `audit`.

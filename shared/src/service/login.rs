@@ -15,6 +15,7 @@ use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 use crate::service::Crypto;
 use crate::service::audit::{AuditEvent, AuditLog, TracingAudit};
+use crate::service::hashing::HashingPool;
 use crate::store::LoginStore;
 
 /// How long a warm process trusts its copy of an app record. Apps change rarely, and
@@ -129,8 +130,8 @@ pub struct LoginService {
     crypto: Arc<Crypto>,
     audit: Arc<dyn AuditLog>,
     apps: AppCache,
-    /// When set, argon2 runs on blocking threads, at most this many at once.
-    hashing_pool: Option<Arc<tokio::sync::Semaphore>>,
+    /// When set, argon2 runs on these threads instead of the caller's.
+    hashing_pool: Option<Arc<HashingPool>>,
 }
 
 /// Checks a client-supplied device id before it goes into a token.
@@ -179,12 +180,12 @@ impl LoginService {
         }
     }
 
-    /// Runs password verification on blocking threads, at most `permits` at once, for
-    /// servers that take many requests in one process (`imauth serve`): the async
-    /// workers stay free for I/O, and memory stays bounded at one argon2 work area per
-    /// permit. Lambda handles one request at a time and verifies inline.
-    pub fn with_hashing_pool(mut self, permits: usize) -> Self {
-        self.hashing_pool = Some(Arc::new(tokio::sync::Semaphore::new(permits.max(1))));
+    /// Runs password verification on `pool`'s threads, for servers that take many
+    /// requests in one process (`imauth serve`): the async workers stay free for I/O,
+    /// and memory stays bounded at one argon2 work area per pool thread. Lambda handles
+    /// one request at a time and verifies inline.
+    pub fn with_hashing_pool(mut self, pool: Arc<HashingPool>) -> Self {
+        self.hashing_pool = Some(pool);
         self
     }
 
@@ -194,16 +195,11 @@ impl LoginService {
         let Some(pool) = &self.hashing_pool else {
             return verify_now(&self.crypto, password, stored);
         };
-        let _permit = pool
-            .acquire()
-            .await
-            .map_err(|_| Error::internal("hashing pool closed"))?;
         let crypto = self.crypto.clone();
         let password = password.clone();
         let stored = stored.map(str::to_owned);
-        tokio::task::spawn_blocking(move || verify_now(&crypto, &password, stored.as_deref()))
-            .await
-            .map_err(Error::internal)?
+        pool.run(move || verify_now(&crypto, &password, stored.as_deref()))
+            .await?
     }
 
     pub fn crypto(&self) -> &Crypto {

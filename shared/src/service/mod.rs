@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod hashing;
 pub mod login;
 pub mod provision;
 pub mod push;

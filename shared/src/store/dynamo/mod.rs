@@ -36,9 +36,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -207,30 +204,8 @@ impl DynamoStore {
         }
     }
 
-    /// SDK configuration from the standard environment, with bounded timeouts and the
-    /// standard retry mode (3 attempts with backoff), so a throttled or unreachable
-    /// DynamoDB answers 503 within seconds instead of hanging the function.
-    pub async fn sdk_config() -> aws_config::SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .operation_attempt_timeout(Duration::from_secs(3))
-                    .operation_timeout(Duration::from_secs(10))
-                    .build(),
-            )
-            .load()
-            .await
-    }
-
-    /// The table named by `TABLE_NAME`, through a client built from the environment.
-    pub async fn from_env() -> Result<Self> {
-        Self::from_sdk_config(&Self::sdk_config().await)
-    }
-
     /// The table named by `TABLE_NAME`, through a client from `config`.
-    pub fn from_sdk_config(config: &aws_config::SdkConfig) -> Result<Self> {
+    pub fn from_sdk_config(config: &aws_types::SdkConfig) -> Result<Self> {
         let table = std::env::var("TABLE_NAME")
             .ok()
             .filter(|t| !t.trim().is_empty())
