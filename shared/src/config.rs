@@ -299,17 +299,39 @@ pub async fn keys_from_secret(sdk: &SdkConfig, arn: &str) -> Result<KeySetDocume
         .map_err(|e| Error::internal(format!("secret {arn} is not a key set: {e}")))
 }
 
-/// JSON log lines on stderr, level from `RUST_LOG` (default `info`).
+/// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).
+///
+/// `RUST_LOG` takes `level` and `target=level` directives (`info,shared=debug`): a
+/// `Targets` filter, not an `EnvFilter`, whose span and field matching would cost every
+/// binary a regex engine (~160 KB) for filters nobody sets on a login function. A
+/// malformed `RUST_LOG` falls back to `info` and says so.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let configured = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let parsed = configured
+        .as_deref()
+        .map(str::parse::<tracing_subscriber::filter::Targets>);
+    let (filter, malformed) = match parsed {
+        Some(Ok(filter)) => (filter, false),
+        Some(Err(_)) => (info_only(), true),
+        None => (info_only(), false),
+    };
+    let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_current_span(false)
         .with_span_list(false)
         .with_writer(std::io::stderr)
-        .try_init();
+        .finish();
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let _ = tracing::subscriber::set_global_default(subscriber.with(filter));
+    if malformed {
+        tracing::warn!(rust_log = ?configured, "RUST_LOG is malformed; logging at info");
+    }
+}
+
+fn info_only() -> tracing_subscriber::filter::Targets {
+    tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
 }
 
 /// The Lambda runtime loop for a function's routes, over services built once at cold

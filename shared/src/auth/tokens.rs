@@ -5,16 +5,22 @@
 //! the algorithm to EdDSA and checks `iss`, `aud`, `exp`, `sub` and `typ`, so no token can
 //! stand in for another. Keys are named by `kid`; the active key signs, every listed key
 //! verifies, so a rotated-out key keeps verifying the tokens it signed until it is retired.
+//!
+//! The JWS compact serialization (RFC 7515) is written here over `ed25519-dalek`, for the
+//! one algorithm we use, rather than through a JWT library: `jsonwebtoken` links RSA and
+//! ECDSA (~340 KB of every function binary) for algorithms we must refuse anyway. What a
+//! library would check is checked here, in this order: size, three base64url segments,
+//! a header naming EdDSA and a known `kid` and no `crit`, a strict Ed25519 signature over
+//! the first two segments, then the claims. `jsonwebtoken` remains a dev-dependency: the
+//! tests check that tokens minted here verify there and the other way round.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -195,7 +201,7 @@ pub struct PublicJwk {
 /// JWKS document) and what [`TokenKeys`] uses itself.
 pub struct Verifier {
     issuer: String,
-    keys: HashMap<String, DecodingKey>,
+    keys: HashMap<String, VerifyingKey>,
 }
 
 impl fmt::Debug for Verifier {
@@ -210,7 +216,9 @@ impl fmt::Debug for Verifier {
 /// Signs and verifies every token type. Built once per process from a [`KeySetDocument`].
 pub struct TokenKeys {
     active_kid: String,
-    signing: EncodingKey,
+    signing: SigningKey,
+    /// The active key's JWS header, base64url: the same for every token it signs.
+    header_b64: String,
     verifier: Verifier,
     public: Vec<PublicJwk>,
     store_secret: Vec<u8>,
@@ -233,12 +241,15 @@ impl Verifier {
             if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
                 continue;
             }
-            let x = B64
+            let key = B64
                 .decode(&jwk.x)
                 .ok()
-                .filter(|x| x.len() == 32)
-                .ok_or_else(|| Error::internal(format!("jwk {} has no 32-byte x", jwk.kid)))?;
-            map.insert(jwk.kid.clone(), DecodingKey::from_ed_der(&x));
+                .and_then(|x| <[u8; 32]>::try_from(x).ok())
+                .and_then(|x| VerifyingKey::from_bytes(&x).ok())
+                .ok_or_else(|| {
+                    Error::internal(format!("jwk {} has no valid Ed25519 x", jwk.kid))
+                })?;
+            map.insert(jwk.kid.clone(), key);
         }
         Ok(Self {
             issuer: issuer.into(),
@@ -256,33 +267,61 @@ impl Verifier {
     /// app's admin token on the same header); its `typ` and `aud` must agree.
     pub fn verify_one_of(&self, token: &str, allowed: &[TokenType]) -> Result<Claims> {
         let unauthorized = |why: &str| Error::Unauthorized(format!("invalid token: {why}"));
-        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("malformed"))?;
-        if header.alg != Algorithm::EdDSA {
+        let malformed = || unauthorized("malformed");
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(malformed());
+        }
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(malformed());
+        };
+        let header: ReceivedHeader = B64
+            .decode(header_b64)
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or_else(malformed)?;
+        if header.alg != ALGORITHM {
             return Err(unauthorized("unexpected algorithm"));
+        }
+        // RFC 7515 §4.1.11: a `crit` extension we do not implement must be refused.
+        if header.crit.is_some() {
+            return Err(malformed());
         }
         let kid = header.kid.ok_or_else(|| unauthorized("no key id"))?;
         let key = self
             .keys
             .get(&kid)
             .ok_or_else(|| unauthorized("unknown key id"))?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.leeway = LEEWAY_SECS;
-        validation.set_issuer(&[&self.issuer]);
-        let audiences: Vec<&str> = allowed.iter().map(|t| t.audience()).collect();
-        validation.set_audience(&audiences);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature => unauthorized("expired"),
-                ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => {
-                    unauthorized("wrong audience or issuer")
-                }
-                ErrorKind::InvalidSignature => unauthorized("bad signature"),
-                _ => unauthorized("malformed"),
-            }
-        })?;
-        let claims = data.claims;
+        let signature = B64
+            .decode(signature_b64)
+            .ok()
+            .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+            .map(|bytes| Signature::from_bytes(&bytes))
+            .ok_or_else(malformed)?;
+        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+        key.verify_strict(signing_input.as_bytes(), &signature)
+            .map_err(|_| unauthorized("bad signature"))?;
+        // Signed by us: now the claims. A missing `exp`, `iss`, `aud` or `sub` fails to
+        // parse, so no token without an expiry is ever accepted.
+        let claims: Claims = B64
+            .decode(payload_b64)
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or_else(malformed)?;
+        if claims.iss != self.issuer || !allowed.iter().any(|typ| typ.audience() == claims.aud) {
+            return Err(unauthorized("wrong audience or issuer"));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if claims.exp < now - LEEWAY_SECS {
+            return Err(unauthorized("expired"));
+        }
         if !allowed.contains(&claims.typ) || claims.aud != claims.typ.audience() {
             return Err(unauthorized("wrong token type"));
         }
@@ -294,7 +333,31 @@ impl Verifier {
 }
 
 /// Allowed clock skew between us and a verifier, in seconds.
-const LEEWAY_SECS: u64 = 30;
+const LEEWAY_SECS: i64 = 30;
+
+/// The only JWS algorithm minted or accepted.
+const ALGORITHM: &str = "EdDSA";
+
+/// Longest token looked at; ours are well under 1 KB.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The JWS header we write.
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
+}
+
+/// The parts of a received JWS header that decide how (and whether) to verify it.
+#[derive(Deserialize)]
+struct ReceivedHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
 
 impl TokenKeys {
     pub fn from_document(doc: &KeySetDocument, issuer: impl Into<String>) -> Result<Self> {
@@ -319,8 +382,7 @@ impl TokenKeys {
                 alg: "EdDSA".into(),
             });
             if key.kid == doc.active {
-                let der = secret.to_pkcs8_der().map_err(Error::internal)?;
-                signing = Some(EncodingKey::from_ed_der(der.as_bytes()));
+                signing = Some(secret);
             }
         }
         let signing = signing.ok_or_else(|| {
@@ -331,9 +393,16 @@ impl TokenKeys {
             .ok()
             .filter(|s| s.len() >= 32)
             .ok_or_else(|| Error::internal("store_secret must be at least 32 bytes, base64url"))?;
+        let header = Header {
+            alg: ALGORITHM,
+            typ: "JWT",
+            kid: &doc.active,
+        };
+        let header_b64 = B64.encode(serde_json::to_vec(&header).map_err(Error::internal)?);
         Ok(Self {
             active_kid: doc.active.clone(),
             signing,
+            header_b64,
             verifier: Verifier::from_jwks(&public, issuer)?,
             public,
             store_secret,
@@ -353,10 +422,21 @@ impl TokenKeys {
         &self.public
     }
 
+    /// A compact JWS of `claims`, signed by the active key.
     pub fn sign(&self, claims: &Claims) -> Result<String> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.active_kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.signing).map_err(Error::internal)
+        let payload = serde_json::to_vec(claims).map_err(Error::internal)?;
+        Ok(self.sign_payload(&payload))
+    }
+
+    fn sign_payload(&self, payload: &[u8]) -> String {
+        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 90);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        B64.encode_string(payload, &mut token);
+        let signature = self.signing.sign(token.as_bytes());
+        token.push('.');
+        B64.encode_string(signature.to_bytes(), &mut token);
+        token
     }
 
     pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims> {
@@ -471,14 +551,110 @@ mod tests {
         );
         assert!(keys.verify(&none, TokenType::Access).is_err());
         // HS256 signed with the public key bytes as the secret: the classic confusion.
-        let public = keys.public_jwks()[0].x.clone();
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(keys.public_jwks()[0].kid.clone());
-        let forged =
-            jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(public.as_bytes()));
-        if let Ok(forged) = forged {
-            assert!(keys.verify(&forged, TokenType::Access).is_err());
+        let kid = &keys.public_jwks()[0].kid;
+        for secret in [
+            keys.public_jwks()[0].x.clone().into_bytes(),
+            B64.decode(&keys.public_jwks()[0].x).unwrap(),
+        ] {
+            let input = format!(
+                "{}.{payload}",
+                B64.encode(format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#))
+            );
+            let mut mac = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
+            mac.update(input.as_bytes());
+            let forged = format!("{input}.{}", B64.encode(mac.finalize().into_bytes()));
+            assert!(
+                matches!(keys.verify(&forged, TokenType::Access), Err(Error::Unauthorized(m)) if m.contains("algorithm"))
+            );
         }
+    }
+
+    /// `header.payload.signature` with our key but any header and payload bytes.
+    fn signed_raw(keys: &TokenKeys, header: &str, payload: &[u8]) -> String {
+        let input = format!("{}.{}", B64.encode(header), B64.encode(payload));
+        let signature = keys.signing.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(signature.to_bytes()))
+    }
+
+    #[test]
+    fn only_well_formed_compact_tokens_are_looked_at() {
+        let (_, keys) = keys();
+        let kid = keys.public_jwks()[0].kid.clone();
+        let c = serde_json::to_vec(&claims(TokenType::Access, Some(60))).unwrap();
+        let header = format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}"}}"#);
+        let good = signed_raw(&keys, &header, &c);
+        assert!(keys.verify(&good, TokenType::Access).is_ok());
+
+        let is_refused = |token: &str, why: &str| {
+            let outcome = keys.verify(token, TokenType::Access);
+            assert!(
+                matches!(&outcome, Err(Error::Unauthorized(m)) if m.contains(why)),
+                "{why}: {outcome:?}"
+            );
+        };
+        is_refused(&format!("{good}.extra"), "malformed");
+        is_refused(&good.replacen('.', "..", 1), "malformed");
+        is_refused(&format!("{good}="), "malformed");
+        is_refused(&good.replace('.', "=."), "malformed");
+        is_refused(&format!("{good}{}", "A".repeat(9000)), "malformed");
+        let (head, _) = good.rsplit_once('.').unwrap();
+        is_refused(&format!("{head}.{}", B64.encode([0u8; 63])), "malformed");
+        is_refused(
+            &format!("{head}.{}", B64.encode([0u8; 64])),
+            "bad signature",
+        );
+        // Signed, but with a header or claims we do not accept.
+        let crit = format!(r#"{{"alg":"EdDSA","kid":"{kid}","crit":["exp"],"exp":1}}"#);
+        is_refused(&signed_raw(&keys, &crit, &c), "malformed");
+        let no_kid = r#"{"alg":"EdDSA","typ":"JWT"}"#;
+        is_refused(&signed_raw(&keys, no_kid, &c), "no key id");
+        let other_kid = r#"{"alg":"EdDSA","kid":"someone-else"}"#;
+        is_refused(&signed_raw(&keys, other_kid, &c), "unknown key id");
+        let twice = format!(r#"{{"alg":"EdDSA","alg":"none","kid":"{kid}"}}"#);
+        is_refused(&signed_raw(&keys, &twice, &c), "malformed");
+        is_refused(&signed_raw(&keys, "[]", &c), "malformed");
+        is_refused(&signed_raw(&keys, &header, b"not json"), "malformed");
+        let mut wrong_issuer = claims(TokenType::Access, Some(60));
+        wrong_issuer.iss = "someone".into();
+        let wrong_issuer = serde_json::to_vec(&wrong_issuer).unwrap();
+        is_refused(&signed_raw(&keys, &header, &wrong_issuer), "issuer");
+    }
+
+    #[test]
+    fn tokens_interoperate_with_a_reference_jwt_library() {
+        use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+        let (doc, keys) = keys();
+        let jwk = &keys.public_jwks()[0];
+        let public = B64.decode(&jwk.x).unwrap();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&["imauth"]);
+        validation.set_audience(&["im-api"]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+
+        // Ours, verified there.
+        let ours = keys.sign(&claims(TokenType::Access, Some(60))).unwrap();
+        let header = jsonwebtoken::decode_header(&ours).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.kid.as_deref(), Some(jwk.kid.as_str()));
+        let there =
+            jsonwebtoken::decode::<Claims>(&ours, &DecodingKey::from_ed_der(&public), &validation)
+                .unwrap();
+        assert_eq!(there.claims, claims(TokenType::Access, Some(60)));
+
+        // Theirs, verified here.
+        let seed: [u8; 32] = B64
+            .decode(&doc.keys[0].ed25519_seed)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+        let der = SigningKey::from_bytes(&seed).to_pkcs8_der().unwrap();
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some(jwk.kid.clone());
+        let c = claims(TokenType::Access, Some(60));
+        let theirs =
+            jsonwebtoken::encode(&header, &c, &EncodingKey::from_ed_der(der.as_bytes())).unwrap();
+        assert_eq!(keys.verify(&theirs, TokenType::Access).unwrap(), c);
     }
 
     #[test]
@@ -486,10 +662,16 @@ mod tests {
         let (_, keys) = keys();
         let mut c = serde_json::to_value(claims(TokenType::App, Some(60))).unwrap();
         c.as_object_mut().unwrap().remove("exp");
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(keys.public_jwks()[0].kid.clone());
-        let forever = jsonwebtoken::encode(&header, &c, &keys.signing).unwrap();
+        let header = format!(
+            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#,
+            keys.public_jwks()[0].kid
+        );
+        let forever = signed_raw(&keys, &header, &serde_json::to_vec(&c).unwrap());
         assert!(keys.verify(&forever, TokenType::App).is_err());
+        // The same claims with `exp` verify: the refusal is the missing expiry.
+        c["exp"] = serde_json::json!(i64::MAX);
+        let with_exp = signed_raw(&keys, &header, &serde_json::to_vec(&c).unwrap());
+        assert!(keys.verify(&with_exp, TokenType::App).is_ok());
     }
 
     #[test]
