@@ -71,7 +71,7 @@ fi
 export AWS_REGION=${AWS_REGION:-us-east-1}
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-$AWS_REGION}
 export SAM_CLI_TELEMETRY=0
-# aws-lc (the SDK's TLS) must not collect jitter entropy at cold start (DESIGN §7).
+# aws-lc is not in the tree (TLS is rustls on ring); should it come back, no jitter entropy.
 export AWS_LC_SYS_NO_JITTER_ENTROPY=1
 profile=${IMAUTH_SAM_PROFILE:-$([[ -n ${CI:-} ]] && echo ci || echo release)}
 export CARGO_TARGET_DIR=${IMAUTH_SAM_TARGET_DIR:-$CACHE/sam-target-$profile}

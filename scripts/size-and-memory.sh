@@ -36,8 +36,6 @@ fi
 
 FUNCTIONS=(token-id token-login token-user app-token token-refresh push-token jwks)
 BUDGET_BYTES=6000000 # "< 6 MB"
-# Built as Lambda builds them: aws-lc without jitter entropy (as scripts/test.sh does).
-export AWS_LC_SYS_NO_JITTER_ENTROPY=1
 
 if ((QUICK)); then
   PROFILE=debug
@@ -46,7 +44,8 @@ else
   PROFILE=release
   CARGO_PROFILE=(--release)
 fi
-BIN_DIR="target/$PROFILE"
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+BIN_DIR="$TARGET_DIR/$PROFILE"
 
 if ((BUILD)); then
   pkgs=()
@@ -80,9 +79,9 @@ done
 echo
 
 if ((QUICK)); then
-  target/debug/coldstart --quick --bin-dir "$BIN_DIR" --store dynamodb
+  "$TARGET_DIR/debug/coldstart" --quick --bin-dir "$BIN_DIR" --store dynamodb
 else
-  target/debug/coldstart --runs 3 --bin-dir "$BIN_DIR" --store dynamodb
+  "$TARGET_DIR/debug/coldstart" --runs 3 --bin-dir "$BIN_DIR" --store dynamodb
 fi
 if ((!QUICK)); then
   if ((over)); then

@@ -11,10 +11,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-# aws-lc (pulled in by the AWS SDK's TLS) collects jitter entropy on first use; Lambda
-# builds turn it off, and tests build the same way.
-export AWS_LC_SYS_NO_JITTER_ENTROPY=1
-
 # One cache per machine, outside the clone, so a fresh clone on a machine that ran this
 # before reuses DynamoDB Local, the tool virtualenv and the compiled dependencies. A new
 # machine fills it from scratch (registries only).
@@ -44,5 +40,11 @@ scripts/dynamodb-local.sh run -- cargo nextest run --workspace --no-fail-fast
 
 step "benchmark smoke runs (one pass each, no timing claims)"
 cargo test -p shared --bench login --bench requests --quiet
+# The performance tools of BENCHMARKS.md, on the debug binaries built above: each fails
+# only if something does not work (a function that does not start or answer, a failed
+# login, a script error), never on a timing.
+scripts/dynamodb-local.sh run -- scripts/size-and-memory.sh --quick --no-build
+"$CARGO_TARGET_DIR/debug/coldstart" --quick --bin-dir "$CARGO_TARGET_DIR/debug" --store embedded
+"$CARGO_TARGET_DIR/debug/spike" --quick --bin-dir "$CARGO_TARGET_DIR/debug"
 
 step "deploy path: SAM validate/lint, cfn-lint, OpenAPI, sam build (arm64)"; scripts/sam-checks.sh

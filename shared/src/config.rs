@@ -364,5 +364,10 @@ pub async fn run_function(routes: &'static [Route]) -> Result<(), lambda_http::E
     let services = services.inspect_err(|e| {
         tracing::error!(error = %e, "configuration refused; not starting");
     })?;
+    if routes.iter().any(|r| r.verifies_passwords()) {
+        // Started as init ends, so the page faults overlap the first request's store
+        // reads (app, user) rather than init's own round trips, which they would slow.
+        services.login.crypto().hasher.prepare_work_area();
+    }
     serve_lambda(&services, routes).await
 }

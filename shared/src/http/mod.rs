@@ -86,6 +86,14 @@ impl Route {
         }
     }
 
+    /// Whether answering may verify a password (and so needs argon2's work area).
+    pub fn verifies_passwords(self) -> bool {
+        matches!(
+            self,
+            Self::TokenId | Self::TokenLogin | Self::TokenUser | Self::AppToken
+        )
+    }
+
     /// Whether answering needs the store (JWKS needs only the public keys).
     pub fn needs_store(self) -> bool {
         self != Self::Jwks
