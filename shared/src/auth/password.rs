@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
@@ -122,6 +122,37 @@ thread_local! {
 /// [`PasswordHasher::prepare_work_area`]); the first verify that needs one takes it.
 static PREPARED_WORK_AREA: Mutex<Option<JoinHandle<Vec<Block>>>> = Mutex::new(None);
 
+/// Argon2 of `password` and `salt` into `output`, in this thread's work area (grown to
+/// the parameters' size, from the prepared area if there is one).
+fn hash_into(
+    argon: &Argon2<'_>,
+    password: &Password,
+    salt: &[u8],
+    output: &mut [u8],
+) -> Result<()> {
+    let blocks = argon.params().block_count();
+    WORK_AREA
+        .with(|area| {
+            let mut area = area.borrow_mut();
+            if area.len() < blocks
+                && let Some(prepared) = take_prepared_work_area()
+                && prepared.len() > area.len()
+            {
+                *area = prepared;
+            }
+            if area.len() < blocks {
+                area.resize(blocks, Block::new());
+            }
+            argon.hash_password_into_with_memory(
+                password.as_bytes(),
+                salt,
+                output,
+                &mut area[..blocks],
+            )
+        })
+        .map_err(Error::internal)
+}
+
 /// The prepared work area, if one was started, once its thread is done.
 fn take_prepared_work_area() -> Option<Vec<Block>> {
     let handle = PREPARED_WORK_AREA.lock().ok()?.take()?;
@@ -176,15 +207,24 @@ impl PasswordHasher {
     }
 
     /// A new PHC string for `password` under the current policy, with a random salt.
+    /// Computed in this thread's work area, like a verify: seeding or importing many
+    /// users does not allocate (and leave behind in the heap) 19 MiB per hash.
     pub fn hash(&self, password: &Password) -> Result<String> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(Error::internal)?;
+        let params = self.policy.params()?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let mut output = [0u8; OUTPUT_LEN];
+        hash_into(&argon, password, &salt, &mut output)?;
         let salt = SaltString::encode_b64(&salt).map_err(Error::internal)?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.policy.params()?);
-        argon
-            .hash_password(password.as_bytes(), &salt)
-            .map(|phc| phc.to_string())
-            .map_err(Error::internal)
+        let phc = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params).map_err(Error::internal)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(Output::new(&output).map_err(Error::internal)?),
+        };
+        Ok(phc.to_string())
     }
 
     /// Whether `password` matches the stored PHC string. A malformed stored hash, or one
@@ -233,30 +273,10 @@ impl PasswordHasher {
             Some(expected.len()),
         )
         .map_err(Error::internal)?;
-        let blocks = params.block_count();
         let argon = Argon2::new(Algorithm::Argon2id, version, params);
         let mut actual = [0u8; 64];
         let actual = &mut actual[..expected.len()];
-        WORK_AREA
-            .with(|area| {
-                let mut area = area.borrow_mut();
-                if area.len() < blocks
-                    && let Some(prepared) = take_prepared_work_area()
-                    && prepared.len() > area.len()
-                {
-                    *area = prepared;
-                }
-                if area.len() < blocks {
-                    area.resize(blocks, Block::new());
-                }
-                argon.hash_password_into_with_memory(
-                    password.as_bytes(),
-                    salt,
-                    &mut *actual,
-                    &mut area[..blocks],
-                )
-            })
-            .map_err(Error::internal)?;
+        hash_into(&argon, password, salt, actual)?;
         Ok(bool::from(actual.ct_eq(expected)))
     }
 
@@ -285,7 +305,33 @@ impl PasswordHasher {
 
 #[cfg(test)]
 mod tests {
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
     use super::*;
+
+    #[test]
+    fn our_phc_strings_verify_with_the_reference_verifier() {
+        let h = PasswordHasher::new(PasswordPolicy {
+            memory_kib: 64,
+            iterations: 2,
+            parallelism: 1,
+        })
+        .unwrap();
+        let phc = h.hash(&pw("correct horse")).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=64,t=2,p=1$"), "{phc}");
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert_eq!(parsed.hash.unwrap().len(), OUTPUT_LEN);
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"wrong", &parsed)
+                .is_err()
+        );
+    }
 
     fn pw(s: &str) -> Password {
         Password::new(s.to_owned()).unwrap()
