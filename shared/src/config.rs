@@ -340,8 +340,14 @@ pub async fn serve_lambda(
     services: &Services,
     routes: &'static [Route],
 ) -> Result<(), lambda_http::Error> {
+    let verifies_passwords = routes.iter().any(|r| r.verifies_passwords());
     lambda_http::run(lambda_http::service_fn(
         move |req: lambda_http::Request| async move {
+            if verifies_passwords {
+                // First request only: argon2's work area is faulted in while this
+                // request reads the store (see `prepare_work_area`).
+                services.login.crypto().hasher.prepare_work_area();
+            }
             let response = match Route::for_path(req.uri().path()) {
                 Some(route) if routes.contains(&route) => handle(services, route, req).await,
                 _ => not_found(req.uri().path()),
@@ -364,10 +370,5 @@ pub async fn run_function(routes: &'static [Route]) -> Result<(), lambda_http::E
     let services = services.inspect_err(|e| {
         tracing::error!(error = %e, "configuration refused; not starting");
     })?;
-    if routes.iter().any(|r| r.verifies_passwords()) {
-        // Started as init ends, so the page faults overlap the first request's store
-        // reads (app, user) rather than init's own round trips, which they would slow.
-        services.login.crypto().hasher.prepare_work_area();
-    }
     serve_lambda(&services, routes).await
 }

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
@@ -122,6 +123,9 @@ thread_local! {
 /// [`PasswordHasher::prepare_work_area`]); the first verify that needs one takes it.
 static PREPARED_WORK_AREA: Mutex<Option<JoinHandle<Vec<Block>>>> = Mutex::new(None);
 
+/// Whether a work area was ever prepared in this process: it is done once at most.
+static WORK_AREA_PREPARED: AtomicBool = AtomicBool::new(false);
+
 /// Argon2 of `password` and `salt` into `output`, in this thread's work area (grown to
 /// the parameters' size, from the prepared area if there is one).
 fn hash_into(
@@ -179,11 +183,15 @@ impl PasswordHasher {
     /// will verify passwords soon (a login function's cold start).
     ///
     /// Why: the first touch of argon2's 19 MiB costs ~10 ms of page faults, which the
-    /// first login of every cold start would otherwise pay on top of its hash. Started as
-    /// init ends, the faulting overlaps the first request's store reads (app, user)
-    /// instead of adding to its hash. The first verify takes the area (waiting for the
-    /// thread if it is not done yet).
+    /// first login of every cold start would otherwise pay on top of its hash. Started
+    /// when the first request arrives, the faulting overlaps that request's store reads
+    /// (app, user) instead of adding to its hash, and competes with nothing in init. The
+    /// first verify takes the area (waiting for the thread if it is not done yet). Only
+    /// the first call in a process does anything.
     pub fn prepare_work_area(&self) {
+        if WORK_AREA_PREPARED.swap(true, Ordering::Relaxed) {
+            return;
+        }
         let Ok(params) = self.policy.params() else {
             return;
         };
@@ -191,9 +199,6 @@ impl PasswordHasher {
         let Ok(mut slot) = PREPARED_WORK_AREA.lock() else {
             return;
         };
-        if slot.is_some() {
-            return;
-        }
         // `resize` writes every block (no calloc shortcut whose pages would stay
         // unmapped), so each page is faulted in here, not in the first hash.
         *slot = std::thread::Builder::new()
@@ -406,6 +411,11 @@ mod tests {
         })
         .join()
         .unwrap();
+        assert!(PREPARED_WORK_AREA.lock().unwrap().is_none());
+        // Once per process: a later call prepares nothing more.
+        PasswordHasher::new(PasswordPolicy::INSECURE_FAST)
+            .unwrap()
+            .prepare_work_area();
         assert!(PREPARED_WORK_AREA.lock().unwrap().is_none());
     }
 
