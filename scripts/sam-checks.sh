@@ -73,12 +73,6 @@ export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-$AWS_REGION}
 export SAM_CLI_TELEMETRY=0
 # aws-lc is not in the tree (TLS is rustls on ring); should it come back, no jitter entropy.
 export AWS_LC_SYS_NO_JITTER_ENTROPY=1
-# The Lambda binaries carry no unwind tables of their own (-0.5 MB each): they abort on
-# panic (profile.release), so nothing unwinds, and a panic still logs its message and
-# location. Only here, for the arm64 Lambda build: test builds unwind (panic = "unwind"),
-# which rustc refuses to combine with this flag. cargo-lambda appends its own flags
-# (target-cpu) to RUSTFLAGS rather than replacing them.
-export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C force-unwind-tables=no"
 profile=${IMAUTH_SAM_PROFILE:-$([[ -n ${CI:-} ]] && echo ci || echo release)}
 export CARGO_TARGET_DIR=${IMAUTH_SAM_TARGET_DIR:-$CACHE/sam-target-$profile}
 case $profile in

@@ -16,6 +16,11 @@
 //!   (tests and demos). Anything weaker than OWASP is refused unless the store is
 //!   embedded or DynamoDB is reached on a loopback endpoint (DynamoDB Local).
 //! - `IMAUTH_ISSUER`: the `iss` of minted tokens, default `imauth`.
+//! - `IMAUTH_TLS_ROOTS`: `amazon` (default: only the Amazon Trust Services roots) or
+//!   `native` (also the platform's); see [`crate::aws`].
+//! - AWS: `AWS_REGION` and the execution role's credentials, as Lambda sets them, and
+//!   optional `AWS_ENDPOINT_URL[_<SERVICE>]` overrides (see [`crate::aws::lambda_sdk_config`]).
+//! - `RUST_LOG`: `level` and `target=level` directives (see [`init_logging`]).
 
 use std::convert::Infallible;
 use std::path::PathBuf;
