@@ -16,8 +16,8 @@ fn rfc_9106_argon2id_test_vector() {
         .data(AssociatedData::new(&[0x04; 12]).unwrap())
         .build()
         .unwrap();
-    let argon = Argon2::new_with_secret(&[0x03; 8], Algorithm::Argon2id, Version::V0x13, params)
-        .unwrap();
+    let argon =
+        Argon2::new_with_secret(&[0x03; 8], Algorithm::Argon2id, Version::V0x13, params).unwrap();
     let mut tag = [0u8; 32];
     argon
         .hash_password_into(&[0x01; 32], &[0x02; 16], &mut tag)
@@ -129,7 +129,10 @@ fn our_verify_accepts_hashes_made_by_the_c_reference() {
     );
     assert!(
         !hasher
-            .verify(&Password::new("correct horse battery stapl".into()).unwrap(), &phc)
+            .verify(
+                &Password::new("correct horse battery stapl".into()).unwrap(),
+                &phc
+            )
             .unwrap()
     );
 }
