@@ -21,6 +21,8 @@
 //! - AWS: `AWS_REGION` and the execution role's credentials, as Lambda sets them, and
 //!   optional `AWS_ENDPOINT_URL[_<SERVICE>]` overrides (see [`crate::aws::lambda_sdk_config`]).
 //! - `RUST_LOG`: `level` and `target=level` directives (see [`init_logging`]).
+//! - `IMAUTH_KEYS_GENERATION` (template parameter `KeysGeneration`) is not read: changing
+//!   it is how a deploy replaces every running instance after a key rotation.
 
 use std::convert::Infallible;
 use std::path::PathBuf;
