@@ -313,17 +313,8 @@ pub async fn keys_from_secret(sdk: &SdkConfig, arn: &str) -> Result<KeySetDocume
 /// binary a regex engine (~160 KB) for filters nobody sets on a login function. A
 /// malformed `RUST_LOG` falls back to `info` and says so.
 pub fn init_logging() {
-    let configured = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|v| !v.trim().is_empty());
-    let parsed = configured
-        .as_deref()
-        .map(str::parse::<tracing_subscriber::filter::Targets>);
-    let (filter, malformed) = match parsed {
-        Some(Ok(filter)) => (filter, false),
-        Some(Err(_)) => (info_only(), true),
-        None => (info_only(), false),
-    };
+    let configured = std::env::var("RUST_LOG").ok();
+    let (filter, malformed) = log_filter(configured.as_deref());
     let subscriber = tracing_subscriber::fmt()
         .json()
         .with_current_span(false)
@@ -337,8 +328,17 @@ pub fn init_logging() {
     }
 }
 
-fn info_only() -> tracing_subscriber::filter::Targets {
-    tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+/// The filter `RUST_LOG` asks for (`info` when unset or blank), and whether it was
+/// malformed (then also `info`).
+fn log_filter(rust_log: Option<&str>) -> (tracing_subscriber::filter::Targets, bool) {
+    let info = || tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
+    match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
+        None => (info(), false),
+        Some(directives) => match directives.parse() {
+            Ok(filter) => (filter, false),
+            Err(_) => (info(), true),
+        },
+    }
 }
 
 /// The Lambda runtime loop for a function's routes, over services built once at cold
@@ -378,4 +378,32 @@ pub async fn run_function(routes: &'static [Route]) -> Result<(), lambda_http::E
         tracing::error!(error = %e, "configuration refused; not starting");
     })?;
     serve_lambda(&services, routes).await
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::*;
+
+    #[test]
+    fn rust_log_takes_levels_and_target_directives_and_falls_back_to_info() {
+        let (filter, malformed) = log_filter(Some("warn,shared=debug"));
+        assert!(!malformed);
+        assert!(filter.would_enable("shared::http", &Level::DEBUG));
+        assert!(!filter.would_enable("hyper", &Level::INFO));
+        assert!(filter.would_enable("hyper", &Level::WARN));
+
+        for unset in [None, Some(""), Some("  ")] {
+            let (filter, malformed) = log_filter(unset);
+            assert!(!malformed);
+            assert!(filter.would_enable("shared", &Level::INFO));
+            assert!(!filter.would_enable("shared", &Level::DEBUG));
+        }
+
+        let (filter, malformed) = log_filter(Some("shared=[{loud}]"));
+        assert!(malformed);
+        assert!(filter.would_enable("shared", &Level::INFO));
+        assert!(!filter.would_enable("shared", &Level::DEBUG));
+    }
 }
