@@ -35,8 +35,8 @@ use crate::auth::tokens::{KeySetDocument, TokenKeys};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::http::{Route, Services, handle, not_found};
-use crate::service::Crypto;
 use crate::service::seed::SeedFile;
+use crate::service::{Crypto, KeyRefresh};
 use crate::store::{DynamoStore, EmbeddedStore};
 
 pub const DEFAULT_ISSUER: &str = "imauth";
@@ -189,7 +189,7 @@ impl Settings {
         self.check()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let keys = self.load_keys(clock.as_ref())?;
-        self.crypto_with_keys(&keys, clock)
+        self.crypto_with_keys(&keys, clock, None)
     }
 
     /// Crypto for operator commands, which hash passwords but sign nothing: the password
@@ -197,24 +197,27 @@ impl Settings {
     pub fn admin_crypto(&self) -> Result<Arc<Crypto>> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let throwaway = KeySetDocument::generate(clock.now_secs())?;
-        self.crypto_with_keys(&throwaway, clock)
+        self.crypto_with_keys(&throwaway, clock, None)
     }
 
     fn crypto_with_keys(
         &self,
         keys: &KeySetDocument,
         clock: Arc<dyn Clock>,
+        key_refresh: Option<KeyRefresh>,
     ) -> Result<Arc<Crypto>> {
         self.check()?;
         Ok(Arc::new(Crypto {
             hasher: PasswordHasher::new(self.password_policy)?,
             tokens: TokenKeys::from_document(keys, self.issuer.clone())?,
             clock,
+            key_refresh,
         }))
     }
 
     /// Crypto for a deployed function: keys from Secrets Manager when
-    /// `keys_secret_arn` is set (read once, here, at cold start), else as [`Self::crypto`].
+    /// `keys_secret_arn` is set (read here, at cold start, and again only when a token
+    /// names a key this instance does not know), else as [`Self::crypto`].
     pub async fn load_crypto(&self, sdk: Option<&SdkConfig>) -> Result<Arc<Crypto>> {
         let Some(arn) = &self.keys_secret_arn else {
             return self.crypto();
@@ -228,7 +231,14 @@ impl Settings {
             }
         };
         let keys = keys_from_secret(sdk, arn).await?;
-        self.crypto_with_keys(&keys, Arc::new(SystemClock))
+        // The same secret, re-read when a token names a key this instance has not seen
+        // (a rotation after its cold start).
+        let (sdk, arn) = (sdk.clone(), arn.clone());
+        let refresh = KeyRefresh::new(move || {
+            let (sdk, arn) = (sdk.clone(), arn.clone());
+            async move { keys_from_secret(&sdk, &arn).await }
+        });
+        self.crypto_with_keys(&keys, Arc::new(SystemClock), Some(refresh))
     }
 
     /// The embedded store, holding the seed file's apps and users if one is named.

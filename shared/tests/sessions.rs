@@ -31,6 +31,7 @@ async fn env() -> Env {
         hasher: PasswordHasher::new(PasswordPolicy::INSECURE_FAST).unwrap(),
         tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth").unwrap(),
         clock: clock.clone(),
+        key_refresh: None,
     });
     let seed = std::fs::read_to_string(repo_path("events/seed.json")).unwrap();
     let store = Arc::new(

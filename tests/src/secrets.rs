@@ -94,6 +94,17 @@ impl FakeSecretsManager {
         arn
     }
 
+    /// Stores a new current version of a secret, as `PutSecretValue` would (`imauth keys
+    /// rotate` writes one).
+    pub fn put(&self, id: &str, secret_string: &str) {
+        let mut state = lock(&self.state);
+        if let Some(secret) = state.find(id) {
+            secret
+                .versions
+                .push((uuid::Uuid::new_v4().to_string(), secret_string.to_owned()));
+        }
+    }
+
     /// The current SecretString of a secret, by name or ARN.
     pub fn current(&self, id: &str) -> Option<String> {
         lock(&self.state)

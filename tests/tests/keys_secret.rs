@@ -3,7 +3,7 @@
 //! missing or malformed secret fails the cold start; no keys at all fails closed.
 
 use integration::secrets::FakeSecretsManager;
-use integration::{invoke_all, load_event, repo_root, workspace_binary};
+use integration::{FunctionProcess, invoke_all, load_event, repo_root, workspace_binary};
 use shared::auth::tokens::{KeySetDocument, TokenKeys, TokenType};
 
 /// A loopback Secrets Manager holding one secret; returns it and the secret's ARN.
@@ -123,5 +123,83 @@ async fn a_deployed_function_without_keys_fails_closed() {
     assert!(
         format!("{err:#}").contains("no signing keys configured"),
         "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_started_before_a_rotation_learns_the_new_key_from_its_first_token() {
+    let mut doc = KeySetDocument::generate(1).unwrap();
+    let (fake, arn) = fake_secrets_manager(serde_json::to_string(&doc).unwrap()).await;
+    let env = env(&fake.endpoint(), &arn);
+    let mut push = FunctionProcess::spawn(&workspace_binary("push-token").unwrap(), &env)
+        .await
+        .unwrap();
+    push.wait_ready().await.unwrap();
+    assert_eq!(fake.operations(), ["GetSecretValue"]);
+
+    // `imauth keys rotate`: a new active key, as a new version of the secret. An
+    // instance started now signs with it.
+    doc.rotate(2).unwrap();
+    fake.put(&arn, &serde_json::to_string(&doc).unwrap());
+    let login = invoke_all(
+        &workspace_binary("token-id").unwrap(),
+        &env,
+        vec![load_event("events/token-id/ok.json").unwrap()],
+    )
+    .await
+    .unwrap();
+    let access = login.invocations[0].api_response().unwrap().body["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(fake.operations().len(), 2);
+
+    let list = |token: &str| {
+        let mut event = load_event("events/push-token/list-ring.json").unwrap();
+        event["headers"]["authorization"] = format!("Bearer {token}").into();
+        event
+    };
+    // The old instance re-reads the secret once and accepts the new key's token.
+    let answer = push
+        .invoke(list(&access))
+        .await
+        .unwrap()
+        .api_response()
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(fake.operations().len(), 3);
+    let answer = push
+        .invoke(list(&access))
+        .await
+        .unwrap()
+        .api_response()
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        fake.operations().len(),
+        3,
+        "a key once learnt needs no read"
+    );
+
+    // Tokens naming made-up keys are refused and, within the interval, cost no read.
+    let (_, rest) = access.split_once('.').unwrap();
+    use base64::Engine as _;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"alg":"EdDSA","typ":"JWT","kid":"made-up"}"#);
+    for _ in 0..3 {
+        let answer = push
+            .invoke(list(&format!("{header}.{rest}")))
+            .await
+            .unwrap()
+            .api_response()
+            .unwrap();
+        assert_eq!(answer.status, 401, "{}", answer.body);
+    }
+    assert_eq!(fake.operations().len(), 3, "rate-limited re-reads");
+    let output = push.shutdown().await;
+    assert!(
+        output.stderr.contains("re-read the signing keys"),
+        "{}",
+        output.stderr
     );
 }

@@ -33,6 +33,7 @@ async fn env<S: AllStores>(store: Arc<S>) -> Env {
         hasher: PasswordHasher::new(PasswordPolicy::INSECURE_FAST).unwrap(),
         tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth").unwrap(),
         clock: clock.clone(),
+        key_refresh: None,
     });
     let (app, _) = build_app(NewApp {
         app_id: "demo".into(),

@@ -30,6 +30,7 @@ fn crypto() -> Arc<Crypto> {
         hasher: PasswordHasher::new(PasswordPolicy::INSECURE_FAST).unwrap(),
         tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth").unwrap(),
         clock: Arc::new(SystemClock),
+        key_refresh: None,
     })
 }
 

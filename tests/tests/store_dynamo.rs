@@ -35,6 +35,7 @@ fn crypto() -> Arc<Crypto> {
         hasher: PasswordHasher::new(PasswordPolicy::INSECURE_FAST).unwrap(),
         tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth").unwrap(),
         clock: Arc::new(SystemClock),
+        key_refresh: None,
     })
 }
 
@@ -166,6 +167,7 @@ async fn a_login_under_an_older_policy_rehashes_once_with_one_conditional_write(
         .unwrap(),
         tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth").unwrap(),
         clock: Arc::new(SystemClock),
+        key_refresh: None,
     });
     let store = Arc::new(store);
     let service = LoginService::new(store.clone(), stronger.clone());

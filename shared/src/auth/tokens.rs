@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{PoisonError, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -157,6 +158,14 @@ impl KeySetDocument {
             .ok_or_else(|| Error::internal("key set is empty after rotation"))
     }
 
+    /// The public keys of every key in the set.
+    pub fn public_jwks(&self) -> Result<Vec<PublicJwk>> {
+        self.keys
+            .iter()
+            .map(|key| key.public_jwk().map(|(jwk, _)| jwk))
+            .collect()
+    }
+
     /// Drops every key but the `keep` newest (the active key is always kept).
     pub fn retire(&mut self, keep: usize) {
         self.keys.sort_by_key(|k| k.created);
@@ -172,6 +181,27 @@ impl KeySetDocument {
 }
 
 impl KeyMaterial {
+    /// The public half, as the JWKS document serves it.
+    fn public_jwk(&self) -> Result<(PublicJwk, SigningKey)> {
+        let seed: [u8; 32] = B64
+            .decode(&self.ed25519_seed)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                Error::internal(format!("key {} has no valid 32-byte seed", self.kid))
+            })?;
+        let secret = SigningKey::from_bytes(&seed);
+        let jwk = PublicJwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: B64.encode(secret.verifying_key().to_bytes()),
+            kid: self.kid.clone(),
+            use_: "sig".into(),
+            alg: "EdDSA".into(),
+        };
+        Ok((jwk, secret))
+    }
+
     fn generate(now: i64) -> Result<Self> {
         let seed = random_bytes::<32>()?;
         let public = SigningKey::from_bytes(&seed).verifying_key();
@@ -201,14 +231,16 @@ pub struct PublicJwk {
 /// JWKS document) and what [`TokenKeys`] uses itself.
 pub struct Verifier {
     issuer: String,
-    keys: HashMap<String, VerifyingKey>,
+    /// By `kid`. Grows (never shrinks) when a rotated key set is re-read at run time
+    /// (see `crate::service::KeyRefresh`).
+    keys: RwLock<HashMap<String, VerifyingKey>>,
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
             .field("issuer", &self.issuer)
-            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .field("kids", &self.kids())
             .finish()
     }
 }
@@ -236,7 +268,18 @@ impl fmt::Debug for TokenKeys {
 impl Verifier {
     /// From the public keys of a JWKS document (`{"keys": [...]}`'s array).
     pub fn from_jwks(keys: &[PublicJwk], issuer: impl Into<String>) -> Result<Self> {
-        let mut map = HashMap::new();
+        let verifier = Self {
+            issuer: issuer.into(),
+            keys: RwLock::new(HashMap::new()),
+        };
+        verifier.add_keys(keys)?;
+        Ok(verifier)
+    }
+
+    /// Adds the Ed25519 keys of `keys` whose `kid` is new; returns how many. Known kids
+    /// are left as they are (a kid names one key for good: it is derived from it).
+    pub fn add_keys(&self, keys: &[PublicJwk]) -> Result<usize> {
+        let mut parsed = Vec::new();
         for jwk in keys {
             if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
                 continue;
@@ -249,12 +292,39 @@ impl Verifier {
                 .ok_or_else(|| {
                     Error::internal(format!("jwk {} has no valid Ed25519 x", jwk.kid))
                 })?;
-            map.insert(jwk.kid.clone(), key);
+            parsed.push((jwk.kid.clone(), key));
         }
-        Ok(Self {
-            issuer: issuer.into(),
-            keys: map,
-        })
+        let mut map = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let before = map.len();
+        for (kid, key) in parsed {
+            map.entry(kid).or_insert(key);
+        }
+        Ok(map.len() - before)
+    }
+
+    /// The key ids this verifier knows.
+    pub fn kids(&self) -> Vec<String> {
+        let map = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let mut kids: Vec<String> = map.keys().cloned().collect();
+        kids.sort();
+        kids
+    }
+
+    fn key(&self, kid: &str) -> Option<VerifyingKey> {
+        let map = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(kid).copied()
+    }
+
+    /// The `kid` a token's header names, when it is one this verifier does not know
+    /// (nothing is verified here: it only decides whether re-reading the keys may help).
+    pub fn unknown_kid(&self, token: &str) -> Option<String> {
+        let header_b64 = token.split('.').next()?;
+        if header_b64.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        let header: ReceivedHeader = serde_json::from_slice(&B64.decode(header_b64).ok()?).ok()?;
+        let kid = header.kid?;
+        self.key(&kid).is_none().then_some(kid)
     }
 
     /// Verifies a token of type `expected` and returns its claims. Any failure is
@@ -294,8 +364,7 @@ impl Verifier {
         }
         let kid = header.kid.ok_or_else(|| unauthorized("no key id"))?;
         let key = self
-            .keys
-            .get(&kid)
+            .key(&kid)
             .ok_or_else(|| unauthorized("unknown key id"))?;
         let signature = B64
             .decode(signature_b64)
@@ -364,23 +433,8 @@ impl TokenKeys {
         let mut public = Vec::new();
         let mut signing = None;
         for key in &doc.keys {
-            let seed: [u8; 32] = B64
-                .decode(&key.ed25519_seed)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| {
-                    Error::internal(format!("key {} has no valid 32-byte seed", key.kid))
-                })?;
-            let secret = SigningKey::from_bytes(&seed);
-            let public_bytes = secret.verifying_key().to_bytes();
-            public.push(PublicJwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                x: B64.encode(public_bytes),
-                kid: key.kid.clone(),
-                use_: "sig".into(),
-                alg: "EdDSA".into(),
-            });
+            let (jwk, secret) = key.public_jwk()?;
+            public.push(jwk);
             if key.kid == doc.active {
                 signing = Some(secret);
             }
@@ -704,6 +758,39 @@ mod tests {
         let retired = TokenKeys::from_document(&doc, "imauth").unwrap();
         assert!(retired.verify(&old, TokenType::Access).is_err());
         assert!(retired.verify(&new, TokenType::Access).is_ok());
+    }
+
+    #[test]
+    fn a_verifier_learns_the_keys_of_a_rotated_set_and_only_new_ones() {
+        let (mut doc, keys) = keys();
+        doc.rotate(2).unwrap();
+        let rotated = TokenKeys::from_document(&doc, "imauth").unwrap();
+        let new = rotated.sign(&claims(TokenType::Access, Some(60))).unwrap();
+        let new_kid = doc.active.clone();
+
+        assert_eq!(keys.verifier().unknown_kid(&new), Some(new_kid.clone()));
+        assert!(keys.verify(&new, TokenType::Access).is_err());
+        assert_eq!(
+            keys.verifier()
+                .add_keys(&doc.public_jwks().unwrap())
+                .unwrap(),
+            1
+        );
+        assert_eq!(keys.verifier().unknown_kid(&new), None);
+        assert!(keys.verify(&new, TokenType::Access).is_ok());
+        assert_eq!(
+            keys.verifier()
+                .add_keys(&doc.public_jwks().unwrap())
+                .unwrap(),
+            0
+        );
+        assert!(keys.verifier().kids().contains(&new_kid));
+
+        // Only a parsable header with a kid says "unknown".
+        assert_eq!(keys.verifier().unknown_kid("garbage"), None);
+        assert_eq!(keys.verifier().unknown_kid(""), None);
+        let no_kid = format!("{}.e30.", B64.encode(r#"{"alg":"EdDSA"}"#));
+        assert_eq!(keys.verifier().unknown_kid(&no_kid), None);
     }
 
     #[test]

@@ -7,10 +7,10 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt as _};
 
 use super::request::{header, header_i64};
-use crate::auth::tokens::{Claims, TokenKeys, TokenType};
+use crate::auth::tokens::{Claims, TokenType};
 use crate::domain::App;
 use crate::error::{Error, Result};
-use crate::service::Acting;
+use crate::service::{Acting, Crypto};
 
 /// The peer address `imauth serve` saw; Lambda requests carry theirs in the API Gateway
 /// request context instead.
@@ -60,11 +60,13 @@ pub enum Principal {
 
 /// Verifies the presented token, if any, as a user access token or an app admin token.
 /// A token that is present but invalid is an error (401), never ignored.
-pub fn principal(tokens: &TokenKeys, req: &Request) -> Result<Option<Principal>> {
+pub async fn principal(crypto: &Crypto, req: &Request) -> Result<Option<Principal>> {
     let Some(token) = presented_token(req)? else {
         return Ok(None);
     };
-    let claims = tokens.verify_one_of(token, &[TokenType::Access, TokenType::App])?;
+    let claims = crypto
+        .verify_one_of(token, &[TokenType::Access, TokenType::App])
+        .await?;
     Ok(Some(match claims.typ {
         TokenType::App => Principal::Admin(claims),
         _ => Principal::User(claims),
@@ -74,13 +76,13 @@ pub fn principal(tokens: &TokenKeys, req: &Request) -> Result<Option<Principal>>
 /// Seed 000's acting headers, checked: `None` when neither is present; otherwise they
 /// are honoured only with a valid admin token of `app` (403 for any other token or
 /// none, 401 for an invalid one).
-pub fn acting(tokens: &TokenKeys, req: &Request, app: &App) -> Result<Option<Acting>> {
+pub async fn acting(crypto: &Crypto, req: &Request, app: &App) -> Result<Option<Acting>> {
     let user_id = header_i64(req, "user_id")?;
     let group_id = header_i64(req, "group_id")?;
     if user_id.is_none() && group_id.is_none() {
         return Ok(None);
     }
-    match principal(tokens, req)? {
+    match principal(crypto, req).await? {
         None => Err(Error::Forbidden(
             "user_id and group_id headers are only honoured with an admin access-token".into(),
         )),

@@ -52,8 +52,8 @@ impl From<PushRegistration> for RegistrationData {
 /// `(app_id, user_id)` the request acts for: the user of a (non-revoked) access token,
 /// or the user an app's admin token names with the `user_id` header (audited).
 async fn caller(services: &Services, req: &Request) -> Result<(String, i64)> {
-    let tokens = &services.login.crypto().tokens;
-    match principal(tokens, req)? {
+    let crypto = services.login.crypto();
+    match principal(crypto, req).await? {
         None => Err(Error::Unauthorized(
             "missing access token: send Authorization: Bearer <token> or access-token".into(),
         )),
@@ -68,7 +68,7 @@ async fn caller(services: &Services, req: &Request) -> Result<(String, i64)> {
         }
         Some(Principal::Admin(claims)) => {
             let app = services.login.app(&claims.app).await?;
-            let acting = acting(tokens, req, &app)?.ok_or_else(|| {
+            let acting = acting(crypto, req, &app).await?.ok_or_else(|| {
                 Error::Forbidden("an admin token must name the user with a user_id header".into())
             })?;
             let user_id = acting.user_id.ok_or_else(|| {

@@ -152,7 +152,7 @@ impl SessionService {
     /// Verifies a user's access token, including revocation: the user must exist, not
     /// be banned, and the token must not predate the user's `tokens_valid_after`.
     pub async fn verify_access(&self, token: &str) -> Result<(Claims, User)> {
-        let claims = self.crypto.tokens.verify(token, TokenType::Access)?;
+        let claims = self.crypto.verify(token, TokenType::Access).await?;
         let user = self.token_user(&claims).await?;
         Ok((claims, user))
     }
