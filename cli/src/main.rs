@@ -1,6 +1,11 @@
 //! `imauth`: the operator binary. `serve` runs every route locally on one listener; the
 //! other commands provision the DynamoDB table, apps and users.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod app;
 mod common;
 mod import;

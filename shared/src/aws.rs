@@ -28,6 +28,7 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
+use crate::config::env;
 use crate::error::{Error, Result};
 
 /// Amazon Root CA 1–4 and Starfield Services Root G2, as PEM.
@@ -45,12 +46,8 @@ pub enum TrustedRoots {
 impl TrustedRoots {
     /// `IMAUTH_TLS_ROOTS`: unset or `amazon`, or `native`.
     pub fn from_env() -> Result<Self> {
-        match std::env::var("IMAUTH_TLS_ROOTS")
-            .ok()
-            .as_deref()
-            .map(str::trim)
-        {
-            None | Some("" | "amazon") => Ok(Self::Amazon),
+        match env("IMAUTH_TLS_ROOTS").as_deref().map(str::trim) {
+            None | Some("amazon") => Ok(Self::Amazon),
             Some("native") => Ok(Self::AmazonAndNative),
             Some(other) => Err(Error::internal(format!(
                 "IMAUTH_TLS_ROOTS={other:?}: expected amazon or native"
@@ -89,10 +86,6 @@ pub fn service_limits() -> (RetryConfig, TimeoutConfig) {
             .operation_timeout(Duration::from_secs(10))
             .build(),
     )
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// Endpoint overrides from the environment, as the SDK's own loader reads them:

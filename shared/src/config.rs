@@ -95,7 +95,8 @@ impl Default for Settings {
     }
 }
 
-fn env(name: &str) -> Option<String> {
+/// An environment variable, unless unset or blank.
+pub(crate) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
@@ -186,7 +187,6 @@ impl Settings {
 
     /// Crypto from a key file or generated keys (no network).
     pub fn crypto(&self) -> Result<Arc<Crypto>> {
-        self.check()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let keys = self.load_keys(clock.as_ref())?;
         self.crypto_with_keys(&keys, clock, None)

@@ -3,7 +3,9 @@
 //! missing or malformed secret fails the cold start; no keys at all fails closed.
 
 use integration::secrets::FakeSecretsManager;
-use integration::{FunctionProcess, invoke_all, load_event, repo_root, workspace_binary};
+use integration::{
+    ApiResponse, FunctionProcess, invoke_all, load_event, repo_root, workspace_binary,
+};
 use shared::auth::tokens::{KeySetDocument, TokenKeys, TokenType};
 
 /// A loopback Secrets Manager holding one secret; returns it and the secret's ARN.
@@ -154,26 +156,11 @@ async fn an_instance_started_before_a_rotation_learns_the_new_key_from_its_first
         .to_owned();
     assert_eq!(fake.operations().len(), 2);
 
-    let list = |token: &str| {
-        let mut event = load_event("events/push-token/list-ring.json").unwrap();
-        event["headers"]["authorization"] = format!("Bearer {token}").into();
-        event
-    };
     // The old instance re-reads the secret once and accepts the new key's token.
-    let answer = push
-        .invoke(list(&access))
-        .await
-        .unwrap()
-        .api_response()
-        .unwrap();
+    let answer = list_ring(&mut push, &access).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(fake.operations().len(), 3);
-    let answer = push
-        .invoke(list(&access))
-        .await
-        .unwrap()
-        .api_response()
-        .unwrap();
+    let answer = list_ring(&mut push, &access).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(
         fake.operations().len(),
@@ -187,12 +174,7 @@ async fn an_instance_started_before_a_rotation_learns_the_new_key_from_its_first
     let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(r#"{"alg":"EdDSA","typ":"JWT","kid":"made-up"}"#);
     for _ in 0..3 {
-        let answer = push
-            .invoke(list(&format!("{header}.{rest}")))
-            .await
-            .unwrap()
-            .api_response()
-            .unwrap();
+        let answer = list_ring(&mut push, &format!("{header}.{rest}")).await;
         assert_eq!(answer.status, 401, "{}", answer.body);
     }
     assert_eq!(fake.operations().len(), 3, "rate-limited re-reads");
@@ -202,4 +184,11 @@ async fn an_instance_started_before_a_rotation_learns_the_new_key_from_its_first
         "{}",
         output.stderr
     );
+}
+
+/// push-token's answer to listing the ring tokens of the bearer of `token`.
+async fn list_ring(push: &mut FunctionProcess, token: &str) -> ApiResponse {
+    let mut event = load_event("events/push-token/list-ring.json").unwrap();
+    event["headers"]["authorization"] = format!("Bearer {token}").into();
+    push.invoke(event).await.unwrap().api_response().unwrap()
 }

@@ -318,12 +318,10 @@ impl Verifier {
     /// The `kid` a token's header names, when it is one this verifier does not know
     /// (nothing is verified here: it only decides whether re-reading the keys may help).
     pub fn unknown_kid(&self, token: &str) -> Option<String> {
-        let header_b64 = token.split('.').next()?;
-        if header_b64.len() > MAX_TOKEN_BYTES {
+        if token.len() > MAX_TOKEN_BYTES {
             return None;
         }
-        let header: ReceivedHeader = serde_json::from_slice(&B64.decode(header_b64).ok()?).ok()?;
-        let kid = header.kid?;
+        let kid = ReceivedHeader::decode(token.split('.').next()?)?.kid?;
         self.key(&kid).is_none().then_some(kid)
     }
 
@@ -350,11 +348,7 @@ impl Verifier {
         ) else {
             return Err(malformed());
         };
-        let header: ReceivedHeader = B64
-            .decode(header_b64)
-            .ok()
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or_else(malformed)?;
+        let header = ReceivedHeader::decode(header_b64).ok_or_else(malformed)?;
         if header.alg != ALGORITHM {
             return Err(unauthorized("unexpected algorithm"));
         }
@@ -426,6 +420,13 @@ struct ReceivedHeader {
     kid: Option<String>,
     #[serde(default)]
     crit: Option<serde_json::Value>,
+}
+
+impl ReceivedHeader {
+    /// The header from its base64url segment; `None` if either layer is malformed.
+    fn decode(header_b64: &str) -> Option<Self> {
+        serde_json::from_slice(&B64.decode(header_b64).ok()?).ok()
+    }
 }
 
 impl TokenKeys {

@@ -40,17 +40,23 @@ impl Crypto {
         self.verify_one_of(token, &[expected]).await
     }
 
-    /// Verifies a token that may be any of `allowed`. A token naming a key this process
-    /// does not know makes it re-read the key set first (at most once per
-    /// [`KeyRefresh::MIN_INTERVAL`]): after `imauth keys rotate`, instances started
-    /// before the rotation learn the new key from the first token it signed instead of
-    /// refusing every such token until they are replaced.
+    /// Verifies a token that may be any of `allowed`. A token refused because it names
+    /// a key this process does not know makes it re-read the key set (at most once per
+    /// [`KeyRefresh::MIN_INTERVAL`]) and try again: after `imauth keys rotate`, instances
+    /// started before the rotation learn the new key from the first token it signed
+    /// instead of refusing every such token until they are replaced. Accepted tokens
+    /// (the hot path) are looked at once.
     pub async fn verify_one_of(&self, token: &str, allowed: &[TokenType]) -> Result<Claims> {
-        if let Some(refresh) = &self.key_refresh
-            && let Some(kid) = self.tokens.verifier().unknown_kid(token)
-        {
-            refresh.refresh(&self.tokens, &kid).await;
+        let verified = self.tokens.verify_one_of(token, allowed);
+        if verified.is_ok() {
+            return verified;
         }
+        let (Some(refresh), Some(kid)) =
+            (&self.key_refresh, self.tokens.verifier().unknown_kid(token))
+        else {
+            return verified;
+        };
+        refresh.refresh(&self.tokens, &kid).await;
         self.tokens.verify_one_of(token, allowed)
     }
 }
