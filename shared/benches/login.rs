@@ -181,8 +181,6 @@ fn main() {
         modified_ms: 0,
         tokens_valid_after: 0,
         revision: 0,
-        failed_logins: 0,
-        last_failure_ms: 0,
     });
     let mint = measure(mint_budget, min_runs, || {
         black_box(

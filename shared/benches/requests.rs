@@ -52,6 +52,7 @@ fn main() {
                     key: LoginKey::UserId(10001),
                     password: Password::new("alice-password".into())?,
                     device_guid: None,
+                    device_proof: None,
                     lifetime: Lifetime::AppDefault,
                 })
                 .await

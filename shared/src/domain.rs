@@ -70,13 +70,6 @@ pub struct User {
     /// of a user (one per login key) are rewritten only if none changed in between.
     #[serde(default)]
     pub revision: i64,
-    /// Consecutive failed logins (see `auth::lockout`); on every copy, so the same
-    /// counter applies whichever way the user is named.
-    #[serde(default)]
-    pub failed_logins: u32,
-    /// When the last failed login happened (ms); 0 if never.
-    #[serde(default)]
-    pub last_failure_ms: i64,
 }
 
 impl fmt::Debug for User {

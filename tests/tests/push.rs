@@ -72,6 +72,7 @@ async fn env<S: AllStores>(store: Arc<S>) -> Env {
                 key: LoginKey::UserId(id),
                 password: Password::new(format!("{name}-password")).unwrap(),
                 device_guid: Some(format!("{name}-phone")),
+                device_proof: None,
                 lifetime: Lifetime::AppDefault,
             })
             .await
@@ -324,6 +325,7 @@ async fn invalid_bodies_and_auth_failures_are_4xx<S: AllStores>(store: Arc<S>) {
                 key: LoginKey::UserId(10001),
                 password: Password::new("alice-password".into()).unwrap(),
                 device_guid: None,
+                device_proof: None,
                 lifetime: Lifetime::AppDefault,
             })
             .await

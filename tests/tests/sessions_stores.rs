@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use shared::auth::lockout::{LockState, LockSubject, MAX_LOCK_MS};
 use shared::auth::password::{Password, PasswordHasher, PasswordPolicy};
 use shared::auth::refresh::{RefreshFamily, RefreshRecord};
 use shared::auth::tokens::{KeySetDocument, TokenKeys};
@@ -130,46 +131,92 @@ async fn families_open_once_rotate_once_and_stay_revoked<S: AllStores>(store: Ar
     );
 }
 
-async fn failure_counts_reach_every_copy_and_clear<S: AllStores>(store: Arc<S>) {
-    let crypto = crypto();
-    provision(store.as_ref(), &crypto).await;
-    let keys = [
-        LoginKey::UserId(10001),
-        LoginKey::Username("alice".into()),
-        LoginKey::Phone("+8613800000000".into()),
-        LoginKey::Email("alice@example.com".into()),
-    ];
-    for (i, key) in keys.iter().enumerate() {
-        let user = store.find_user("demo", key).await.unwrap().unwrap();
-        store
-            .record_login_failure(&user, 5_000 + i as i64, i == 0)
-            .await
-            .unwrap();
-    }
-    for key in &keys {
-        let copy = store.find_user("demo", key).await.unwrap().unwrap();
+async fn failure_counters_count_restart_after_quiet_and_clear_only_what_was_seen<S: AllStores>(
+    store: Arc<S>,
+) {
+    let account = LockSubject::Account {
+        app_id: "demo".into(),
+        user_id: 10001,
+    };
+    let device = LockSubject::Device {
+        app_id: "demo".into(),
+        user_id: 10001,
+        device_guid: "ios-1".into(),
+    };
+    assert_eq!(
+        store.lock_state(&account).await.unwrap(),
+        LockState::default()
+    );
+    for i in 1..=4 {
+        let state = store.count_failure(&account, 5_000 + i).await.unwrap();
         assert_eq!(
-            (copy.failed_logins, copy.last_failure_ms),
-            (4, 5_003),
-            "{key:?}"
+            state,
+            LockState {
+                failures: i as u32,
+                last_failure_ms: 5_000 + i
+            }
         );
     }
-    let user = store.find_user("demo", &keys[2]).await.unwrap().unwrap();
-    store.clear_login_failures(&user).await.unwrap();
-    for key in &keys {
-        assert_eq!(
-            store
-                .find_user("demo", key)
-                .await
-                .unwrap()
-                .unwrap()
-                .failed_logins,
-            0
-        );
-    }
+    // Counters are per subject: the device's is untouched by the account's.
+    assert_eq!(
+        store.lock_state(&device).await.unwrap(),
+        LockState::default()
+    );
+    let seen = store.lock_state(&account).await.unwrap();
+    // A failure counted after the read: the clear that saw the old state does nothing.
+    store.count_failure(&account, 6_000).await.unwrap();
+    assert!(!store.clear_failures(&account, &seen).await.unwrap());
+    assert_eq!(store.lock_state(&account).await.unwrap().failures, 5);
+    let seen = store.lock_state(&account).await.unwrap();
+    assert!(store.clear_failures(&account, &seen).await.unwrap());
+    assert_eq!(store.lock_state(&account).await.unwrap().failures, 0);
+    // After a clear, the next failure is the first of a run.
+    assert_eq!(
+        store.count_failure(&account, 7_000).await.unwrap().failures,
+        1
+    );
+    assert_eq!(
+        store.count_failure(&account, 8_000).await.unwrap().failures,
+        2
+    );
+    // 15 quiet minutes later the run starts over.
+    let later = 8_000 + MAX_LOCK_MS + 1;
+    assert_eq!(
+        store.count_failure(&account, later).await.unwrap(),
+        LockState {
+            failures: 1,
+            last_failure_ms: later
+        }
+    );
 }
 
-/// `n` concurrent refreshes presenting the same token: exactly one gets new tokens.
+/// A burst of failures on one fresh counter, all in parallel: none is lost.
+async fn concurrent_failures_are_all_counted<S: AllStores>(store: Arc<S>) {
+    let subject = LockSubject::UnknownName {
+        app_id: "demo".into(),
+        key: LoginKey::Username("mallory".into()),
+    };
+    let now = 1_000_000;
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            let subject = subject.clone();
+            tokio::spawn(async move { store.count_failure(&subject, now + i).await.unwrap() })
+        })
+        .collect();
+    let mut seen_counts = Vec::new();
+    for task in tasks {
+        seen_counts.push(task.await.unwrap().failures);
+    }
+    seen_counts.sort_unstable();
+    assert_eq!(
+        seen_counts,
+        (1..=40).collect::<Vec<u32>>(),
+        "each increment seen once"
+    );
+    assert_eq!(store.lock_state(&subject).await.unwrap().failures, 40);
+}
+
 async fn race_refresh(services: &Arc<Services>, token: &str, n: usize) -> Vec<String> {
     let mut tasks = Vec::new();
     for _ in 0..n {
@@ -202,6 +249,7 @@ async fn concurrent_refreshes_of_one_token_have_exactly_one_winner<S: AllStores>
             key: LoginKey::UserId(10001),
             password: Password::new("alice-password".into()).unwrap(),
             device_guid: None,
+            device_proof: None,
             lifetime: Lifetime::AppDefault,
         })
         .await
@@ -222,6 +270,7 @@ async fn concurrent_refreshes_of_one_token_have_exactly_one_winner<S: AllStores>
             key: LoginKey::Username("alice".into()),
             password: Password::new("alice-password".into()).unwrap(),
             device_guid: None,
+            device_proof: None,
             lifetime: Lifetime::AppDefault,
         })
         .await
@@ -241,6 +290,7 @@ async fn concurrent_refreshes_of_one_token_have_exactly_one_winner<S: AllStores>
 
 integration::on_both_stores!(
     families_open_once_rotate_once_and_stay_revoked,
-    failure_counts_reach_every_copy_and_clear,
+    failure_counters_count_restart_after_quiet_and_clear_only_what_was_seen,
+    concurrent_failures_are_all_counted,
     concurrent_refreshes_of_one_token_have_exactly_one_winner,
 );

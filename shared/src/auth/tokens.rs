@@ -39,6 +39,10 @@ pub enum TokenType {
     Store,
     /// An app's admin token (Easemob's `client_credentials` grant).
     App,
+    /// Proof that a device logged in as the user before (service::attempts): lets that
+    /// device past the account-wide lock. Never accepted as anything else.
+    #[serde(rename = "device-proof")]
+    DeviceProof,
 }
 
 impl TokenType {
@@ -49,6 +53,7 @@ impl TokenType {
             Self::Push => "im-push",
             Self::Store => "im-store",
             Self::App => "im-admin",
+            Self::DeviceProof => "imauth-device",
         }
     }
 }

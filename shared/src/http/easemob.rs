@@ -118,6 +118,7 @@ async fn token(service: &LoginService, req: &Request) -> Result<Answer> {
                     key,
                     password,
                     device_guid: None,
+                    device_proof: None,
                     lifetime,
                 })
                 .await?;

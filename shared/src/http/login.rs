@@ -28,6 +28,10 @@ pub struct TokenData {
     /// Unix seconds at which `refresh_token` expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_expire: Option<i64>,
+    /// With `device_guid`: present it with the next login on this device to get past
+    /// an account-wide lock that others caused (docs/security.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_proof: Option<String>,
 }
 
 impl TokenData {
@@ -44,6 +48,7 @@ impl TokenData {
             user_id,
             refresh_token,
             refresh_expire,
+            device_proof: tokens.device_proof,
         }
     }
 }
@@ -53,6 +58,9 @@ impl From<LoginGrant> for TokenData {
         Self::new(&grant.app, grant.subject.user_id(), grant.tokens)
     }
 }
+
+/// Longest `device_proof` looked at; ours are about 400 characters.
+const MAX_DEVICE_PROOF_LEN: usize = 2048;
 
 /// Which body field names the user: the one difference between the three routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,12 +102,24 @@ async fn login(service: &LoginService, named_by: NamedBy, req: &Request) -> Resu
     let key = named_user(named_by, &body, true)?
         .ok_or_else(|| Error::internal("required user field was not reported missing"))?;
     let password = Password::new(body.required_str("password")?.to_owned())?;
+    let device_proof = body.optional_str("device_proof")?;
+    if device_proof.is_some_and(|proof| proof.len() > MAX_DEVICE_PROOF_LEN) {
+        return Err(Error::bad_request(format!(
+            "device_proof must be at most {MAX_DEVICE_PROOF_LEN} characters"
+        )));
+    }
+    if device_proof.is_some() && device_guid.is_none() {
+        return Err(Error::bad_request(
+            "device_proof needs the device_guid it was issued for",
+        ));
+    }
     service
         .login(LoginRequest {
             app,
             key,
             password,
             device_guid,
+            device_proof: device_proof.map(str::to_owned),
             lifetime: Lifetime::AppDefault,
         })
         .await

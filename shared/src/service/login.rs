@@ -6,16 +6,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::auth::lockout;
 use crate::auth::password::Password;
 use crate::auth::refresh::{self, RefreshFamily};
 use crate::auth::tokens::{Actor, Claims, TokenType, random_id};
 use crate::auth::verify_client_secret;
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
-use crate::service::Crypto;
 use crate::service::audit::{AuditEvent, AuditLog, TracingAudit};
 use crate::service::hashing::HashingPool;
+use crate::service::{Crypto, attempts};
 use crate::store::LoginStore;
 
 /// How long a warm process trusts its copy of an app record. Apps change rarely, and
@@ -46,6 +45,8 @@ pub struct LoginRequest {
     pub key: LoginKey,
     pub password: Password,
     pub device_guid: Option<String>,
+    /// A device proof from an earlier login on `device_guid` (service::attempts).
+    pub device_proof: Option<String>,
     pub lifetime: Lifetime,
 }
 
@@ -73,6 +74,9 @@ pub struct IssuedTokens {
     /// The refresh token and when it expires (Unix seconds); none for tokens an admin
     /// minted by acting, so a refresh can never shed the `act` claim.
     pub refresh: Option<(String, i64)>,
+    /// A password login with a `device_guid`: the proof that lets this device past the
+    /// account-wide lock next time (service::attempts).
+    pub device_proof: Option<String>,
 }
 
 impl std::fmt::Debug for IssuedTokens {
@@ -244,41 +248,50 @@ impl LoginService {
 
     /// Verifies the password and mints the session's tokens.
     ///
-    /// An unknown user, a wrong password (and, later, a locked account) all end in
-    /// `BadCredentials` after one argon2 verify. A banned user hears so only after the
-    /// right password.
+    /// An unknown user, a wrong password, a locked account and a banned user with a
+    /// wrong password all end in `BadCredentials` after the same work: one read, one
+    /// argon2 verify (a dummy one for an unknown user) and one counted failure (against
+    /// the name tried, for an unknown user). A right password is answered only if the
+    /// lock read after the verify allows it; a banned user hears so only then.
     pub async fn login(&self, request: LoginRequest) -> Result<LoginGrant> {
         if let Some(guid) = &request.device_guid {
             validate_device_guid(guid)?;
         }
         let app = request.app;
-        let Some(user) = self.store.find_user(&app.app_id, &request.key).await? else {
-            self.verify_password(&request.password, None).await?;
-            return Err(Error::BadCredentials);
-        };
-        let now_ms = self.crypto.clock.now_ms();
+        let user = self.store.find_user(&app.app_id, &request.key).await?;
+        let subject = attempts::lock_subject(
+            &self.crypto,
+            &app,
+            &request.key,
+            user.as_ref(),
+            request.device_guid.as_deref(),
+            request.device_proof.as_deref(),
+        )
+        .await;
         let password_ok = self
-            .verify_password(&request.password, Some(&user.password_hash))
+            .verify_password(
+                &request.password,
+                user.as_ref().map(|u| u.password_hash.as_str()),
+            )
             .await?;
-        // While locked, even the right password gets the ordinary answer, after the same
-        // argon2 work, and the attempt is not counted (it must not extend the lock).
-        if lockout::locked_until(&user, now_ms).is_some() {
-            return Err(Error::BadCredentials);
-        }
-        if !password_ok {
-            self.count_failure(&user, now_ms).await;
-            return Err(Error::BadCredentials);
-        }
+        let now_ms = self.crypto.clock.now_ms();
+        let user = match user {
+            Some(user) if password_ok => user,
+            _ => {
+                self.store.count_failure(&subject, now_ms).await?;
+                return Err(Error::BadCredentials);
+            }
+        };
+        attempts::admit_right_password(self.store.as_ref(), &subject, now_ms).await?;
         if !user.activated {
             return Err(Error::Banned);
         }
-        if lockout::effective_failures(&user, now_ms) > 0
-            && let Err(e) = self.store.clear_login_failures(&user).await
-        {
-            tracing::warn!(app_id = %user.app_id, user_id = user.user_id, error = %e, "failed to reset the failure count");
-        }
         self.rehash_if_needed(&user, &request.password).await;
         let device_guid = request.device_guid;
+        let device_proof = device_guid
+            .as_deref()
+            .map(|guid| attempts::issue_device_proof(&self.crypto, &app, &user, guid))
+            .transpose()?;
         let subject = Subject::User(user);
         let mut tokens = self.issue(
             &app,
@@ -287,6 +300,7 @@ impl LoginService {
             request.lifetime,
             None,
         )?;
+        tokens.device_proof = device_proof;
         if let Subject::User(user) = &subject {
             if let Some(guid) = &device_guid
                 && let Err(e) = self
@@ -416,17 +430,6 @@ impl LoginService {
         })
     }
 
-    /// Counts a failed password against the account. A store failure here must not
-    /// change the answer (still bad credentials); it is logged.
-    async fn count_failure(&self, user: &User, now_ms: i64) {
-        let Some(restart) = lockout::failure_update(user, now_ms) else {
-            return;
-        };
-        if let Err(e) = self.store.record_login_failure(user, now_ms, restart).await {
-            tracing::warn!(app_id = %user.app_id, user_id = user.user_id, error = %e, "failed to count a login failure");
-        }
-    }
-
     /// The policy changed since this hash was made: store a new one. Failure here must
     /// not fail the login that already succeeded; it is retried at the next login.
     async fn rehash_if_needed(&self, user: &User, password: &Password) {
@@ -546,6 +549,7 @@ impl Crypto {
             access_key_secret,
             session_id,
             refresh: None,
+            device_proof: None,
         })
     }
 

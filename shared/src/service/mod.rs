@@ -2,6 +2,7 @@
 //! does; they own the rules and see storage only through the store traits.
 
 pub mod admin;
+pub mod attempts;
 pub mod audit;
 pub mod hashing;
 pub mod login;

@@ -152,7 +152,5 @@ pub fn build_user(new: NewUser, hasher: &PasswordHasher, clock: &dyn Clock) -> R
         modified_ms: now,
         tokens_valid_after: 0,
         revision: 0,
-        failed_logins: 0,
-        last_failure_ms: 0,
     })
 }

@@ -11,6 +11,7 @@ use super::{
     AppAdmin, AppDirectory, CredentialLookup, DeviceStore, LockoutStore, PasswordRehash, PushStore,
     RefreshStore, Rotation, UserAdmin, UserChange, secondary_keys,
 };
+use crate::auth::lockout::{LockState, LockSubject};
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
 use crate::domain::{App, LoginKey, PushKey, PushKind, PushRegistration, User};
 use crate::error::{Error, Result};
@@ -29,6 +30,8 @@ struct Tables {
     users: HashMap<(String, i64), User>,
     /// (app, username/phone/email key) → user id.
     logins: HashMap<(String, LoginKey), i64>,
+    /// Failed-login counters.
+    locks: HashMap<LockSubject, LockState>,
 }
 
 #[derive(Default)]
@@ -197,26 +200,26 @@ impl UserAdmin for EmbeddedStore {
 
 #[async_trait]
 impl LockoutStore for EmbeddedStore {
-    async fn record_login_failure(&self, user: &User, now_ms: i64, restart: bool) -> Result<()> {
+    async fn count_failure(&self, subject: &LockSubject, now_ms: i64) -> Result<LockState> {
         let mut tables = self.write()?;
-        let key = (user.app_id.clone(), user.user_id);
-        if let Some(stored) = tables.users.get_mut(&key) {
-            stored.failed_logins = if restart { 1 } else { stored.failed_logins + 1 };
-            stored.last_failure_ms = now_ms;
-            stored.revision += 1;
-        }
-        Ok(())
+        let state = tables.locks.entry(subject.clone()).or_default();
+        *state = state.after_failure(now_ms);
+        Ok(*state)
     }
 
-    async fn clear_login_failures(&self, user: &User) -> Result<()> {
+    async fn lock_state(&self, subject: &LockSubject) -> Result<LockState> {
+        Ok(self.read()?.locks.get(subject).copied().unwrap_or_default())
+    }
+
+    async fn clear_failures(&self, subject: &LockSubject, seen: &LockState) -> Result<bool> {
         let mut tables = self.write()?;
-        let key = (user.app_id.clone(), user.user_id);
-        if let Some(stored) = tables.users.get_mut(&key) {
-            stored.failed_logins = 0;
-            stored.last_failure_ms = 0;
-            stored.revision += 1;
+        match tables.locks.get_mut(subject) {
+            Some(state) if state == seen => {
+                state.failures = 0;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
-        Ok(())
     }
 }
 

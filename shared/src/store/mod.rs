@@ -4,13 +4,15 @@
 //! Every login, whichever way it names the user, is one `find_user` call, which the
 //! DynamoDB store answers with one GetItem: each login key (user id, username, phone,
 //! email) has its own item holding a full copy of the credential, and every change
-//! rewrites all copies in one transaction.
+//! rewrites all copies in one transaction. Failed-login counters live in items of
+//! their own (`LockoutStore`).
 
 pub mod dynamo;
 pub mod embedded;
 
 use async_trait::async_trait;
 
+use crate::auth::lockout::{LockState, LockSubject};
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
 use crate::domain::{App, LoginKey, PushKey, PushKind, PushRegistration, User};
 use crate::error::Result;
@@ -141,14 +143,20 @@ pub fn secondary_keys(user: &User) -> Vec<(&'static str, LoginKey)> {
     keys
 }
 
-/// Failed-login counting (see `auth::lockout`). Both writes touch every copy of the
-/// user at once and are unconditional increments, so concurrent failures all count.
+/// Failed-login counters (see `auth::lockout`): one per [`LockSubject`], apart from the
+/// user's copies, so that a failure is one small write and a login still finds the
+/// user with one read.
 #[async_trait]
 pub trait LockoutStore: Send + Sync {
-    /// Counts one failure at `now_ms`; `restart` makes it the first of a new run.
-    async fn record_login_failure(&self, user: &User, now_ms: i64, restart: bool) -> Result<()>;
-    /// A successful login after failures: the count goes back to zero.
-    async fn clear_login_failures(&self, user: &User) -> Result<()>;
+    /// Counts one failure at `now_ms` with one atomic increment (no lost counts under
+    /// any concurrency), starting a new run after 15 quiet minutes. Returns the state
+    /// after this failure.
+    async fn count_failure(&self, subject: &LockSubject, now_ms: i64) -> Result<LockState>;
+    /// The counter as it is now (a strongly consistent read); default when none.
+    async fn lock_state(&self, subject: &LockSubject) -> Result<LockState>;
+    /// A success: the count goes back to zero, but only if it is still `seen`, so a
+    /// failure counted in between is never wiped. `Ok(false)` when it was not.
+    async fn clear_failures(&self, subject: &LockSubject, seen: &LockState) -> Result<bool>;
 }
 
 /// How a rotation attempt ended.

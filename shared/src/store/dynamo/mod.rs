@@ -25,11 +25,12 @@
 //! and every change rewrites all of them in one transaction conditioned on the
 //! `revision` read, so copies never disagree and races have exactly one winner.
 //! `app_id`, org and app names and usernames cannot contain `#`, so keys cannot collide.
-//! Failed-login counters live on every user copy (one login read sees them); a failure
-//! is one `TransactWriteItems` of unconditional increments over the copies. Refresh
+//! Failed-login counters live in items of their own (`LOCK#…`, see [`lockout`]): a
+//! failure is one conditional UpdateItem, a success reads the counter once. Refresh
 //! items carry `expires_at` (the table's TTL attribute); reads treat an item past it as
 //! gone, since DynamoDB deletes expired items only eventually.
 
+mod lockout;
 pub mod table;
 
 use std::collections::HashMap;
@@ -47,8 +48,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AppAdmin, AppDirectory, CredentialLookup, DeviceStore, LockoutStore, PasswordRehash, PushStore,
-    RefreshStore, Rotation, UserAdmin, UserChange, secondary_keys,
+    AppAdmin, AppDirectory, CredentialLookup, DeviceStore, PasswordRehash, PushStore, RefreshStore,
+    Rotation, UserAdmin, UserChange, secondary_keys,
 };
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
 use crate::domain::{App, LoginKey, PushKey, PushKind, PushRegistration, User};
@@ -355,31 +356,6 @@ impl DynamoStore {
             }
         }
     }
-
-    /// One update expression applied to every copy of `user`, all in one transaction;
-    /// a copy that vanished (a concurrent contact change) cancels it.
-    async fn update_copies(
-        &self,
-        user: &User,
-        expression: &str,
-        values: HashMap<String, AttributeValue>,
-    ) -> Result<bool> {
-        let items = user_keys(user)
-            .into_iter()
-            .map(|(_, pk)| {
-                let update = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(pk, USER_SK)))
-                    .update_expression(expression)
-                    .condition_expression("attribute_exists(pk)")
-                    .set_expression_attribute_values(Some(values.clone()))
-                    .build()
-                    .map_err(Error::internal)?;
-                Ok(TransactWriteItem::builder().update(update).build())
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(self.transact(items).await?.is_none())
-    }
 }
 
 fn family_pk(family_id: &str) -> String {
@@ -488,38 +464,6 @@ impl UserAdmin for DynamoStore {
         Err(Error::Unavailable(format!(
             "user {user_id} kept changing; update not applied"
         )))
-    }
-}
-
-#[async_trait]
-impl LockoutStore for DynamoStore {
-    async fn record_login_failure(&self, user: &User, now_ms: i64, restart: bool) -> Result<()> {
-        let expression = if restart {
-            "SET failed_logins = :one, last_failure_ms = :now ADD revision :one"
-        } else {
-            "SET last_failure_ms = :now ADD failed_logins :one, revision :one"
-        };
-        let written = self
-            .update_copies(
-                user,
-                expression,
-                values([(":one", n(1)), (":now", n(now_ms))]),
-            )
-            .await?;
-        if !written {
-            tracing::warn!(app_id = %user.app_id, user_id = user.user_id, "failure not counted: user changed");
-        }
-        Ok(())
-    }
-
-    async fn clear_login_failures(&self, user: &User) -> Result<()> {
-        self.update_copies(
-            user,
-            "SET failed_logins = :zero, last_failure_ms = :zero ADD revision :one",
-            values([(":zero", n(0)), (":one", n(1))]),
-        )
-        .await
-        .map(drop)
     }
 }
 
