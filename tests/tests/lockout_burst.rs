@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 use shared::auth::lockout::{LockSubject, MAX_LOCK_MS};
 use shared::auth::password::{Password, PasswordHasher, PasswordPolicy};
 use shared::auth::tokens::{KeySetDocument, TokenKeys};
-use shared::clock::{Clock, SystemClock};
+use shared::clock::SystemClock;
 use shared::http::{Route, Services, handle};
 use shared::service::Crypto;
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
-use shared::store::{AdminStore, LockoutStore, LoginStore, PushRegistrationStore, SessionStore};
-use shared::store::{UserAdmin as _, UserChange};
+use shared::store::UserChange;
+use shared::store::{AdminStore, LoginStore, PushRegistrationStore, SessionStore};
 
 trait Store: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static {}
 impl<T: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static> Store for T {}
