@@ -46,5 +46,6 @@ cargo test -p shared --bench login --bench requests --quiet
 scripts/dynamodb-local.sh run -- scripts/size-and-memory.sh --quick --no-build
 "$CARGO_TARGET_DIR/debug/coldstart" --quick --bin-dir "$CARGO_TARGET_DIR/debug" --store embedded
 "$CARGO_TARGET_DIR/debug/spike" --quick --bin-dir "$CARGO_TARGET_DIR/debug"
+scripts/dynamodb-local.sh run -- "$CARGO_TARGET_DIR/debug/login-timing" --quick
 
 step "deploy path: SAM validate/lint, cfn-lint, OpenAPI, sam build (arm64)"; scripts/sam-checks.sh
