@@ -350,3 +350,22 @@ async fn every_event_file_parses_and_answers() {
     }
     assert!(seen >= 20, "only {seen} events");
 }
+
+/// `app_id` spelled `app-id` (what survives nginx and SAM's local API) is the same header.
+#[tokio::test]
+async fn app_id_may_arrive_dashed_and_both_spellings_must_agree() {
+    let services = services().await;
+    let text = std::fs::read_to_string(repo_path("events/token-id/ok.json")).unwrap();
+    let with_headers = |headers: Value| {
+        let mut event: Value = serde_json::from_str(&text).unwrap();
+        event["headers"] = headers;
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    };
+    let dashed =
+        with_headers(serde_json::json!({"app-id": "demo", "content-type": "application/json"}));
+    let a = answer(handle(&services, Route::TokenId, dashed).await);
+    assert_eq!(a.status, 200, "{}", a.raw);
+    let both = with_headers(serde_json::json!({"app-id": "demo", "app_id": "other"}));
+    let a = answer(handle(&services, Route::TokenId, both).await);
+    assert_error(&a, 400, "app_id and app-id");
+}

@@ -78,7 +78,25 @@ impl JsonFields {
 }
 
 /// A header as text; `None` when absent, an error naming it when not valid UTF-8.
+///
+/// Seed 000 names headers with underscores (`app_id`, `user_id`, `group_id`), which nginx
+/// (by default) and SAM's local API drop, so the dashed spelling (`app-id`) is accepted as
+/// the same header. Both present with different values is a 400, never a silent choice.
 pub fn header<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>> {
+    let underscored = single_header(req, name)?;
+    if !name.contains('_') {
+        return Ok(underscored);
+    }
+    let dashed_name = name.replace('_', "-");
+    match (underscored, single_header(req, &dashed_name)?) {
+        (Some(a), Some(b)) if a != b => Err(Error::bad_request(format!(
+            "headers {name} and {dashed_name} name the same thing and must agree"
+        ))),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+fn single_header<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>> {
     match req.headers().get(name) {
         None => Ok(None),
         Some(value) => value
@@ -101,6 +119,38 @@ pub fn header_i64(req: &Request, name: &str) -> Result<Option<i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn underscored_headers_also_arrive_dashed_and_must_agree() {
+        let req = |headers: &[(&str, &str)]| {
+            let mut builder = http::Request::builder();
+            for (k, v) in headers {
+                builder = builder.header(*k, *v);
+            }
+            Request::from(builder.body(lambda_http::Body::Empty).unwrap())
+        };
+        let get = |headers: &[(&str, &str)]| {
+            header(&req(headers), "app_id")
+                .map(|v| v.map(str::to_owned))
+                .map_err(|e| e.to_string())
+        };
+        let demo = Ok(Some("demo".to_owned()));
+        assert_eq!(get(&[("app_id", "demo")]), demo);
+        assert_eq!(get(&[("app-id", "demo")]), demo);
+        assert_eq!(get(&[("app_id", "demo"), ("app-id", "demo")]), demo);
+        assert_eq!(get(&[]), Ok(None));
+        let conflict = get(&[("app_id", "demo"), ("app-id", "other")]).unwrap_err();
+        assert!(conflict.contains("app_id and app-id"), "{conflict}");
+        // Only underscored names have a second spelling.
+        assert_eq!(
+            header(&req(&[("access_token", "t")]), "access-token").unwrap(),
+            None
+        );
+        assert_eq!(
+            header_i64(&req(&[("user-id", "7")]), "user_id").unwrap(),
+            Some(7)
+        );
+    }
 
     #[test]
     fn errors_name_the_problem() {
