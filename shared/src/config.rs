@@ -327,7 +327,9 @@ pub fn init_logging() {
     let (filter, malformed) = log_filter(configured.as_deref());
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_current_span(false)
+        // The runtime opens a span per invocation holding `requestId` and `xrayTraceId`:
+        // printing it puts both on every line a request logs.
+        .with_current_span(true)
         .with_span_list(false)
         .with_writer(std::io::stderr)
         .finish();

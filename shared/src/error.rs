@@ -19,12 +19,19 @@ pub enum Error {
     /// so a caller cannot tell which it was.
     #[error("invalid credentials")]
     BadCredentials,
+    /// The right password while the account (or device) is locked: answered exactly as
+    /// `BadCredentials`; only the metrics tell them apart.
+    #[error("invalid credentials")]
+    Locked,
     /// The password was right but the account is banned (deactivated).
     #[error("user is banned")]
     Banned,
     /// A token or credential is missing, malformed, expired or not ours.
     #[error("{0}")]
     Unauthorized(String),
+    /// A used refresh token was presented again; its family has been revoked.
+    #[error("refresh token already used; the session has been revoked")]
+    RefreshReused,
     /// The caller is known but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),

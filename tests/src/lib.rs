@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod client;
 pub mod dynamo;
+pub mod emf;
 pub mod secrets;
 
 use std::collections::HashSet;

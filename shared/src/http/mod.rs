@@ -16,6 +16,7 @@ use lambda_http::{Body, Request, RequestExt as _, Response};
 
 use crate::domain::PushKind;
 use crate::error::{Error, Result};
+use crate::metrics::{self, Outcome};
 use crate::service::audit::{AuditLog, TracingAudit};
 use crate::service::hashing::HashingPool;
 use crate::service::push::PushService;
@@ -87,6 +88,46 @@ impl Route {
     }
 
     /// Whether answering may verify a password (and so needs argon2's work area).
+    /// The name in logs and in the metrics' `Route` dimension.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TokenId => "TokenId",
+            Self::TokenLogin => "TokenLogin",
+            Self::TokenUser => "TokenUser",
+            Self::AppToken => "AppToken",
+            Self::TokenRefresh => "TokenRefresh",
+            Self::TokenRevoke => "TokenRevoke",
+            Self::PushRing => "PushRing",
+            Self::PushMessage => "PushMessage",
+            Self::Jwks => "Jwks",
+        }
+    }
+
+    /// The outcomes a request of this route can end in, reported on every one of its
+    /// log lines as 0 or 1 (so a quiet period graphs as zeros).
+    pub fn outcomes(self) -> &'static [Outcome] {
+        const LOGIN: &[Outcome] = &[
+            Outcome::LoginSucceeded,
+            Outcome::LoginFailed,
+            Outcome::LoginLocked,
+            Outcome::LoginBanned,
+            Outcome::StoreUnavailable,
+        ];
+        match self {
+            Self::TokenId | Self::TokenLogin | Self::TokenUser | Self::AppToken => LOGIN,
+            Self::TokenRefresh => &[
+                Outcome::TokenRefreshed,
+                Outcome::RefreshReuseDetected,
+                Outcome::StoreUnavailable,
+            ],
+            Self::PushRing | Self::PushMessage => {
+                &[Outcome::PushRegistered, Outcome::StoreUnavailable]
+            }
+            Self::TokenRevoke => &[Outcome::StoreUnavailable],
+            Self::Jwks => &[],
+        }
+    }
+
     pub fn verifies_passwords(self) -> bool {
         matches!(
             self,
@@ -125,6 +166,8 @@ pub struct Services {
     pub login: LoginService,
     pub sessions: SessionService,
     pub push: PushService,
+    /// The metrics' `Service` dimension (`IMAUTH_SERVICE`, the stack name in AWS).
+    pub metrics_service: String,
 }
 
 impl Services {
@@ -152,33 +195,48 @@ impl Services {
             login: LoginService::with_audit(store.clone(), crypto.clone(), audit),
             sessions: SessionService::new(store.clone(), crypto.clone()),
             push: PushService::new(store, crypto),
+            metrics_service: metrics::service_name(),
         }
     }
 }
 
 /// Answers one request for `route`: the single entry point of every Lambda function
-/// and of `imauth serve`. Writes one JSON log line per request, without secrets.
+/// and of `imauth serve`. Writes one JSON log line per request, without secrets, which
+/// is also the request's CloudWatch EMF metrics document (`crate::metrics`).
 pub async fn handle(services: &Services, route: Route, req: Request) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let request_id = req
+    let (request_id, trace_id) = req
         .lambda_context_ref()
-        .map(|c| c.request_id.clone())
+        .map(|c| (c.request_id.clone(), c.xray_trace_id.clone()))
         .unwrap_or_default();
-    let mut response = if route.methods().contains(&method) {
-        match route {
-            Route::TokenId => login::handle(&services.login, NamedBy::UserId, &req).await,
-            Route::TokenLogin => login::handle(&services.login, NamedBy::LoginName, &req).await,
-            Route::TokenUser => login::handle(&services.login, NamedBy::Name, &req).await,
-            Route::AppToken => easemob::handle(&services.login, &req).await,
-            Route::TokenRefresh => session::refresh(&services.sessions, &req).await,
-            Route::TokenRevoke => session::revoke(&services.sessions, &req).await,
-            Route::PushRing => push::handle(services, PushKind::Ring, &req).await,
-            Route::PushMessage => push::handle(services, PushKind::Message, &req).await,
-            Route::Jwks => jwks::handle(&services.login.crypto().tokens),
-        }
-    } else {
+    let (mut response, recorded) = metrics::measure(answer(services, route, req)).await;
+    if !request_id.is_empty()
+        && let Ok(value) = http::HeaderValue::from_str(&request_id)
+    {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let line = metrics::RequestLine {
+        service: &services.metrics_service,
+        route: route.name(),
+        login_route: route.verifies_passwords(),
+        outcomes: route.outcomes(),
+        method: method.as_str(),
+        path: &path,
+        status: response.status().as_u16(),
+        duration: started.elapsed(),
+        request_id: &request_id,
+        trace_id: trace_id.as_deref(),
+        recorded: &recorded,
+    };
+    metrics::write_line(&line.to_emf(std::time::SystemTime::now()));
+    response
+}
+
+async fn answer(services: &Services, route: Route, req: Request) -> Response<Body> {
+    let method = req.method();
+    if !route.methods().contains(method) {
         let mut response = route.error_response(Error::MethodNotAllowed(method.to_string()));
         let allow = route
             .methods()
@@ -189,24 +247,19 @@ pub async fn handle(services: &Services, route: Route, req: Request) -> Response
         if let Ok(allow) = http::HeaderValue::from_str(&allow) {
             response.headers_mut().insert(http::header::ALLOW, allow);
         }
-        response
-    };
-    if !request_id.is_empty()
-        && let Ok(value) = http::HeaderValue::from_str(&request_id)
-    {
-        response.headers_mut().insert("x-request-id", value);
+        return response;
     }
-    tracing::info!(
-        target: "imauth::request",
-        route = ?route,
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        request_id = %request_id,
-        "request"
-    );
-    response
+    match route {
+        Route::TokenId => login::handle(&services.login, NamedBy::UserId, &req).await,
+        Route::TokenLogin => login::handle(&services.login, NamedBy::LoginName, &req).await,
+        Route::TokenUser => login::handle(&services.login, NamedBy::Name, &req).await,
+        Route::AppToken => easemob::handle(&services.login, &req).await,
+        Route::TokenRefresh => session::refresh(&services.sessions, &req).await,
+        Route::TokenRevoke => session::revoke(&services.sessions, &req).await,
+        Route::PushRing => push::handle(services, PushKind::Ring, &req).await,
+        Route::PushMessage => push::handle(services, PushKind::Message, &req).await,
+        Route::Jwks => jwks::handle(&services.login.crypto().tokens),
+    }
 }
 
 /// The answer for a path no route serves.

@@ -10,7 +10,9 @@ use crate::error::Error;
 pub fn status_of(error: &Error) -> u16 {
     match error {
         Error::BadRequest(_) | Error::UnknownApp(_) | Error::UnsupportedGrantType(_) => 400,
-        Error::BadCredentials | Error::Unauthorized(_) => 401,
+        Error::BadCredentials | Error::Locked | Error::Unauthorized(_) | Error::RefreshReused => {
+            401
+        }
         Error::Banned | Error::Forbidden(_) => 403,
         Error::NotFound(_) => 404,
         Error::MethodNotAllowed(_) => 405,
@@ -29,7 +31,7 @@ pub fn client_message(error: &Error) -> String {
             tracing::error!(detail = %detail, "internal error");
             "internal error; it has been logged".to_owned()
         }
-        Error::BadCredentials => "invalid user or password".to_owned(),
+        Error::BadCredentials | Error::Locked => "invalid user or password".to_owned(),
         Error::Banned => "user is banned".to_owned(),
         Error::Unavailable(_) => {
             tracing::warn!(error = %error, "store unavailable");
@@ -62,6 +64,7 @@ pub fn envelope<T: Serialize>(result: Result<T, Error>) -> Response<Body> {
     match result {
         Ok(data) => json_response(200, &json!({"code": 200, "data": data, "message": null})),
         Err(error) => {
+            crate::metrics::record_error(&error);
             let status = status_of(&error);
             json_response(
                 status,
@@ -76,12 +79,14 @@ pub fn envelope<T: Serialize>(result: Result<T, Error>) -> Response<Body> {
 fn easemob_error(error: &Error) -> (u16, &'static str, String) {
     let message = client_message(error);
     match error {
-        Error::BadCredentials => (400, "invalid_grant", "invalid username or password".into()),
+        Error::BadCredentials | Error::Locked => {
+            (400, "invalid_grant", "invalid username or password".into())
+        }
         Error::Banned => (400, "invalid_grant", "user not activated".into()),
         Error::UnknownApp(_) => (404, "organization_application_not_found", message),
         Error::UnsupportedGrantType(_) => (400, "unsupported_grant_type", message),
         Error::BadRequest(_) => (400, "illegal_argument", message),
-        Error::Unauthorized(_) => (401, "unauthorized", message),
+        Error::Unauthorized(_) | Error::RefreshReused => (401, "unauthorized", message),
         Error::Forbidden(_) => (403, "forbidden_op", message),
         Error::NotFound(_) => (404, "service_resource_not_found", message),
         Error::MethodNotAllowed(_) => (405, "method_not_allowed", message),
@@ -98,6 +103,7 @@ pub fn easemob<T: Serialize>(result: Result<T, Error>) -> Response<Body> {
     match result {
         Ok(body) => json_response(200, &body),
         Err(error) => {
+            crate::metrics::record_error(&error);
             let (status, code, description) = easemob_error(&error);
             json_response(
                 status,

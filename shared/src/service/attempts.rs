@@ -98,7 +98,7 @@ pub async fn admit_right_password(
 ) -> Result<()> {
     let state: LockState = store.lock_state(subject).await?;
     if state.locked_until(now_ms).is_some() {
-        return Err(Error::BadCredentials);
+        return Err(Error::Locked);
     }
     if state.failures > 0
         && let Err(e) = store.clear_failures(subject, &state).await

@@ -12,6 +12,7 @@ use crate::auth::tokens::{Actor, Claims, TokenType, random_id};
 use crate::auth::verify_client_secret;
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
+use crate::metrics::{self, Outcome};
 use crate::service::audit::{AuditEvent, AuditLog, TracingAudit};
 use crate::service::hashing::HashingPool;
 use crate::service::{Crypto, attempts};
@@ -218,6 +219,7 @@ impl LoginService {
     pub async fn app(&self, app_id: &str) -> Result<Arc<App>> {
         let key = format!("id:{app_id}");
         if let Some(app) = cached(&self.apps, &key) {
+            metrics::record_app(&app.app_id);
             return Ok(app);
         }
         let app = self
@@ -227,6 +229,7 @@ impl LoginService {
             .map(Arc::new)
             .ok_or_else(|| Error::UnknownApp(format!("app_id {app_id:?} names no app")))?;
         remember(&self.apps, key, &app);
+        metrics::record_app(&app.app_id);
         Ok(app)
     }
 
@@ -234,6 +237,7 @@ impl LoginService {
     pub async fn app_by_name(&self, org_name: &str, app_name: &str) -> Result<Arc<App>> {
         let key = format!("name:{org_name}/{app_name}");
         if let Some(app) = cached(&self.apps, &key) {
+            metrics::record_app(&app.app_id);
             return Ok(app);
         }
         let app = self
@@ -243,6 +247,7 @@ impl LoginService {
             .map(Arc::new)
             .ok_or_else(|| Error::UnknownApp(format!("no application {org_name}/{app_name}")))?;
         remember(&self.apps, key, &app);
+        metrics::record_app(&app.app_id);
         Ok(app)
     }
 
@@ -313,6 +318,7 @@ impl LoginService {
             }
             tokens.refresh = Some(self.crypto.open_refresh_family(user, device_guid)?);
         }
+        metrics::record(Outcome::LoginSucceeded);
         Ok(LoginGrant {
             app,
             subject,

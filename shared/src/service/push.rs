@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::domain::{DEFAULT_PUSH_CHANNEL, PUSH_CHANNELS, PushKey, PushKind, PushRegistration};
 use crate::error::{Error, Result};
+use crate::metrics::{self, Outcome};
 use crate::service::Crypto;
 use crate::store::PushRegistrationStore;
 
@@ -197,12 +198,13 @@ impl PushService {
         kind: PushKind,
         valid: ValidRegistration,
     ) -> Result<PushRegistration> {
-        let default_bundle = self
-            .store
-            .app_by_id(app_id)
-            .await?
-            .map(|app| app.bundle_id)
-            .unwrap_or_default();
+        let default_bundle = match self.store.app_by_id(app_id).await? {
+            Some(app) => {
+                metrics::record_app(&app.app_id);
+                app.bundle_id
+            }
+            None => String::new(),
+        };
         let key = PushKey {
             app_id: app_id.to_owned(),
             kind,
@@ -241,6 +243,7 @@ impl PushService {
                 .save_push_registration(current.as_ref(), &next, &evict)
                 .await?
             {
+                metrics::record(Outcome::PushRegistered);
                 return Ok(next);
             }
         }

@@ -8,6 +8,7 @@ use crate::auth::refresh::{self, Presented, RefreshFamily, RefreshRecord};
 use crate::auth::tokens::{Claims, TokenType};
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
+use crate::metrics::{self, Outcome};
 use crate::service::Crypto;
 use crate::service::login::{IssuedTokens, Lifetime, Subject};
 use crate::store::{Rotation, SessionStore, UserChange};
@@ -113,9 +114,7 @@ impl SessionService {
                     family = %family.family_id,
                     "a used refresh token was presented; its family is revoked"
                 );
-                return Err(Error::Unauthorized(
-                    "refresh token already used; the session has been revoked".into(),
-                ));
+                return Err(Error::RefreshReused);
             }
             Rotation::Revoked => {
                 return Err(Error::Unauthorized("the session has been revoked".into()));
@@ -129,6 +128,8 @@ impl SessionService {
             None,
         )?;
         tokens.refresh = Some((token, next.expires_at));
+        metrics::record_app(&app.app_id);
+        metrics::record(Outcome::TokenRefreshed);
         Ok(Refreshed { app, user, tokens })
     }
 
