@@ -74,7 +74,7 @@ pub fn violations(doc: &Value) -> Vec<String> {
                         let key = key.as_str().unwrap_or_default();
                         let valid_key = (1..=250).contains(&key.len());
                         let target = root.get(key).and_then(Value::as_str);
-                        if !valid_key || !target.is_some_and(|v| v.len() <= 1024) {
+                        if !valid_key || target.is_none_or(|v| v.len() > 1024) {
                             found.push(format!(
                                 "{at}: dimension {key:?} must name a root member holding a string of at most 1024 characters"
                             ));
