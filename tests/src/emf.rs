@@ -158,7 +158,8 @@ mod tests {
     #[test]
     fn the_specification_example_passes_and_each_broken_rule_is_caught() {
         assert_eq!(violations(&valid()), Vec::<String>::new());
-        let broken: [(&str, fn(&mut Value)); 8] = [
+        type Breakage = (&'static str, fn(&mut Value));
+        let broken: [Breakage; 8] = [
             ("no timestamp", |d| {
                 d["_aws"].as_object_mut().unwrap().clear()
             }),
