@@ -12,7 +12,7 @@
 //! - `IMAUTH_PUBLIC_KEYS_SECRET_ARN`: for the functions that only verify (`jwks`,
 //!   `push-token`): a secret holding only the public key set (`PublicKeySet`, written by
 //!   `imauth keys init` and `rotate`). Used when `IMAUTH_KEYS_SECRET_ARN` is not set; a
-//!   function whose routes sign refuses to start with it alone. See [`keys`].
+//!   function whose routes sign refuses to start with it alone (see `config/keys.rs`).
 //! - `IMAUTH_KEYS_FILE`: the same JSON from a file (local runs, tests). With neither, a key
 //!   set is generated at start, which is allowed only for local stores (embedded, or
 //!   DynamoDB on loopback): elsewhere each instance would sign with its own key.
@@ -197,6 +197,7 @@ impl Settings {
 
     /// The services a function serving `routes` needs: no store client (and no
     /// connection warm-up) when none of its routes reads the store.
+    ///
     /// A function that signs needs the private key set: with only the public one it
     /// refuses to start rather than answer its first login with a 500.
     pub async fn build_services_for(&self, routes: &[Route]) -> Result<Services> {

@@ -64,12 +64,12 @@ impl HmacKeys {
     }
 
     /// The id and bytes of the version that authenticates anything new.
-    pub fn current(&self) -> (&str, &[u8]) {
+    pub(crate) fn current(&self) -> (&str, &[u8]) {
         (&self.current.0, &self.current.1)
     }
 
     /// The live version named `id`, if any.
-    pub fn get(&self, id: &str) -> Option<&[u8]> {
+    pub(crate) fn get(&self, id: &str) -> Option<&[u8]> {
         std::iter::once(&self.current)
             .chain(&self.previous)
             .find(|(version, _)| version == id)

@@ -55,7 +55,6 @@ impl Settings {
         clock: Arc<dyn Clock>,
         key_refresh: Option<KeyRefresh>,
     ) -> Result<Arc<Crypto>> {
-        self.check()?;
         let tokens = TokenKeys::from_document(keys, self.issuer.clone())?;
         self.crypto_with_tokens(tokens, clock, key_refresh)
     }
