@@ -1,9 +1,15 @@
-//! `imauth keys init | rotate | show`: the signing key set (`KeySetDocument`), in the
-//! Secrets Manager secret the Lambda functions read at cold start (`--secret-id`), or in
-//! a local key file for `imauth serve --keys` / `IMAUTH_KEYS_FILE` (`--file`).
+//! `imauth keys init | rotate | show | upgrade`: the private key set (`KeySetDocument`:
+//! signing keys, refresh secret, store secret), in the Secrets Manager secret the signing
+//! functions read at cold start (`--secret-id`), or in a local key file for `imauth serve
+//! --keys` / `IMAUTH_KEYS_FILE` (`--file`).
 //!
-//! Key material is never printed: every command answers with a JSON summary of key ids
-//! and creation times only.
+//! Beside a secret `NAME`, the commands keep `NAME-public`: the public key set only,
+//! which the verify-only functions (`jwks`, `push-token`) read. Every command that changes
+//! the private secret writes the public one first, so a verifier can know a key before
+//! any token signed with it exists.
+//!
+//! Key material is never printed: every command answers with a JSON summary of key ids,
+//! secret version ids and creation times only.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,6 +19,7 @@ use anyhow::{Context as _, anyhow, bail};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
+use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
 use serde_json::{Value, json};
 use shared::auth::tokens::{KeySetDocument, TokenKeys};
 
@@ -24,14 +31,20 @@ const DEFAULT_KEEP: u16 = 3;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Create a new key set (one active Ed25519 key and the store secret). Refuses to
+    /// Create a new key set (one active Ed25519 key, a refresh secret and a store
+    /// secret) and, for a secret NAME, the public key secret NAME-public. Refuses to
     /// overwrite an existing secret or file.
     Init(InitArgs),
-    /// Add a new active key; older keys keep verifying until retired (only the `--keep`
-    /// newest are kept). Writes a new secret version, or rewrites the file.
+    /// Add a new active key (older keys keep verifying until retired: only the `--keep`
+    /// newest are kept) and new versions of the refresh and store secrets (the previous
+    /// versions stay for one rotation). Writes new secret versions, or rewrites the file.
     Rotate(RotateArgs),
-    /// Show the key ids, their creation times and which one is active.
+    /// Show the key ids, their creation times, which one is active, and the secret
+    /// version ids.
     Show(Location),
+    /// Convert a key set of the old layout (one store_secret for every purpose), which
+    /// the functions refuse; for a secret, also (re)write the public key secret.
+    Upgrade(Location),
 }
 
 /// Where the key set lives: exactly one of `--secret-id` and `--file`.
@@ -73,6 +86,7 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Init(args) => init(args).await,
         KeysCommand::Rotate(args) => rotate(args).await,
         KeysCommand::Show(location) => show(location).await,
+        KeysCommand::Upgrade(location) => upgrade(location).await,
     }
 }
 
@@ -91,9 +105,7 @@ fn check(doc: &KeySetDocument) -> anyhow::Result<()> {
 }
 
 fn parse(text: &str, source: &str) -> anyhow::Result<KeySetDocument> {
-    // serde_json's message names a line and column, never the content.
-    let doc: KeySetDocument =
-        serde_json::from_str(text).map_err(|e| anyhow!("{source} does not hold a key set: {e}"))?;
+    let doc = KeySetDocument::from_json(text, source).map_err(fail)?;
     check(&doc).with_context(|| format!("{source} holds a broken key set"))?;
     Ok(doc)
 }
@@ -109,7 +121,11 @@ fn summary(doc: &KeySetDocument, retired: &[String]) -> Value {
         .iter()
         .map(|k| json!({"kid": k.kid, "created": k.created, "active": k.kid == doc.active}))
         .collect();
-    let mut value = json!({"active": doc.active, "keys": keys});
+    let mut value = json!({
+        "active": doc.active,
+        "keys": keys,
+        "secrets": {"refresh": doc.refresh.ids(), "store": doc.store.ids()},
+    });
     if !retired.is_empty() {
         value["retired"] = json!(retired);
     }
@@ -137,14 +153,19 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
             write_new_file(path, &to_json(&doc)?)?;
             json!({})
         }
-        (Some(id), None) => create_secret(id, &to_json(&doc)?, args.kms_key_id.as_deref()).await?,
+        (Some(id), None) => {
+            let mut created =
+                create_secret(id, &to_json(&doc)?, args.kms_key_id.as_deref(), PRIVATE).await?;
+            created["public_secret"] = publish_public(id, &doc).await?;
+            created
+        }
         (None, None) => bail!("name the key set with --secret-id or --file"),
     };
     print_json(&with_location(summary(&doc, &[]), &args.location, extra))
 }
 
 async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
-    let (mut doc, secret_arn) = read(&args.location).await?;
+    let (mut doc, stored) = read(&args.location).await?;
     let before: Vec<String> = doc.keys.iter().map(|k| k.kid.clone()).collect();
     doc.rotate(now_secs()).map_err(fail)?;
     doc.retire(usize::from(args.keep));
@@ -154,14 +175,7 @@ async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
         .filter(|kid| !doc.keys.iter().any(|k| &k.kid == kid))
         .collect();
     let text = to_json(&doc)?;
-    let extra = match (&args.location.file, secret_arn) {
-        (Some(path), _) => {
-            replace_file(path, &text)?;
-            json!({})
-        }
-        (None, Some(arn)) => put_secret(&arn, &text).await?,
-        (None, None) => bail!("name the key set with --secret-id or --file"),
-    };
+    let extra = write(&args.location, stored.as_ref(), &doc, &text).await?;
     print_json(&with_location(
         summary(&doc, &retired),
         &args.location,
@@ -174,13 +188,69 @@ async fn show(location: Location) -> anyhow::Result<()> {
     print_json(&with_location(summary(&doc, &[]), &location, json!({})))
 }
 
-/// The key set and, for a secret, its ARN (so the new version goes to the same secret).
-async fn read(location: &Location) -> anyhow::Result<(KeySetDocument, Option<String>)> {
+/// Where a key set read from Secrets Manager lives: its ARN (the new version goes to the
+/// same secret) and its name (the public key secret is named after it).
+struct Stored {
+    arn: String,
+    name: String,
+}
+
+/// Writes a changed key set back: the file, or the public key secret and then a new
+/// version of the private one.
+async fn write(
+    location: &Location,
+    stored: Option<&Stored>,
+    doc: &KeySetDocument,
+    text: &str,
+) -> anyhow::Result<Value> {
+    match (&location.file, stored) {
+        (Some(path), _) => {
+            replace_file(path, text)?;
+            Ok(json!({}))
+        }
+        (None, Some(stored)) => {
+            let public = publish_public(&stored.name, doc).await?;
+            let mut written = put_secret(&stored.arn, text).await?;
+            written["public_secret"] = public;
+            Ok(written)
+        }
+        (None, None) => bail!("name the key set with --secret-id or --file"),
+    }
+}
+
+async fn upgrade(location: Location) -> anyhow::Result<()> {
+    let (text, source, stored) = read_text(&location).await?;
+    let (doc, upgraded) = match KeySetDocument::upgrade_legacy(&text, now_secs()).map_err(fail)? {
+        Some(doc) => (doc, true),
+        None => (parse(&text, &source)?, false),
+    };
+    check(&doc)?;
+    let extra = match (upgraded, &stored) {
+        (true, _) => write(&location, stored.as_ref(), &doc, &to_json(&doc)?).await?,
+        // Already separated: only the public key secret may be missing or stale.
+        (false, Some(stored)) => {
+            json!({"public_secret": publish_public(&stored.name, &doc).await?})
+        }
+        (false, None) => json!({}),
+    };
+    let mut value = with_location(summary(&doc, &[]), &location, extra);
+    value["upgraded"] = json!(upgraded);
+    print_json(&value)
+}
+
+/// The key set and, for a secret, where it is stored.
+async fn read(location: &Location) -> anyhow::Result<(KeySetDocument, Option<Stored>)> {
+    let (text, source, stored) = read_text(location).await?;
+    Ok((parse(&text, &source)?, stored))
+}
+
+/// The key set's text, a description of its source, and where a secret is stored.
+async fn read_text(location: &Location) -> anyhow::Result<(String, String, Option<Stored>)> {
     match (&location.secret_id, &location.file) {
         (_, Some(path)) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading key file {}", path.display()))?;
-            Ok((parse(&text, &format!("key file {}", path.display()))?, None))
+            Ok((text, format!("key file {}", path.display()), None))
         }
         (Some(id), None) => {
             let output = client()
@@ -193,8 +263,11 @@ async fn read(location: &Location) -> anyhow::Result<(KeySetDocument, Option<Str
             let text = output
                 .secret_string()
                 .ok_or_else(|| anyhow!("secret {id} holds no SecretString"))?;
-            let doc = parse(text, &format!("secret {id}"))?;
-            Ok((doc, Some(output.arn().unwrap_or(id).to_owned())))
+            let stored = Stored {
+                arn: output.arn().unwrap_or(id).to_owned(),
+                name: output.name().unwrap_or(id).to_owned(),
+            };
+            Ok((text.to_owned(), format!("secret {id}"), Some(stored)))
         }
         (None, None) => bail!("name the key set with --secret-id or --file"),
     }
@@ -204,12 +277,57 @@ async fn client() -> Client {
     Client::new(&crate::common::sdk_config().await)
 }
 
-async fn create_secret(name: &str, text: &str, kms_key_id: Option<&str>) -> anyhow::Result<Value> {
+const PRIVATE: &str = "imauth private key set: signing keys, refresh and store secrets \
+                       (imauth keys init; rotate with imauth keys rotate)";
+const PUBLIC: &str = "imauth public key set, for the functions that only verify \
+                      (written by imauth keys init, rotate and upgrade)";
+
+/// The secret holding `private_name`'s public key set.
+fn public_secret_name(private_name: &str) -> String {
+    format!("{private_name}-public")
+}
+
+/// Writes the public half of `doc` to the public key secret beside `private_name`,
+/// creating that secret if it does not exist yet.
+async fn publish_public(private_name: &str, doc: &KeySetDocument) -> anyhow::Result<Value> {
+    let name = public_secret_name(private_name);
+    let text = serde_json::to_string(&doc.public_key_set().map_err(fail)?)
+        .context("serializing the public key set")?;
+    let put = client()
+        .await
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string(&text)
+        .send()
+        .await;
+    match put {
+        Ok(output) => Ok(json!({"arn": output.arn(), "version_id": output.version_id()})),
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(PutSecretValueError::ResourceNotFoundException(_))
+            ) =>
+        {
+            create_secret(&name, &text, None, PUBLIC).await
+        }
+        Err(e) => bail!(
+            "writing a new version of {name}: {}",
+            DisplayErrorContext(&e)
+        ),
+    }
+}
+
+async fn create_secret(
+    name: &str,
+    text: &str,
+    kms_key_id: Option<&str>,
+    description: &str,
+) -> anyhow::Result<Value> {
     let output = client()
         .await
         .create_secret()
         .name(name)
-        .description("imauth signing key set (imauth keys init; rotate with imauth keys rotate)")
+        .description(description)
         .set_kms_key_id(kms_key_id.map(str::to_owned))
         .secret_string(text)
         .send()

@@ -6,9 +6,13 @@
 //!   from the standard AWS environment) or `embedded` (in-process; `IMAUTH_SEED_FILE`
 //!   fills it).
 //! - `IMAUTH_SEED_FILE`: apps and users to load into the embedded store.
-//! - `IMAUTH_KEYS_SECRET_ARN`: production signing keys: a Secrets Manager secret whose
-//!   string is the key-set JSON (`KeySetDocument`, made by `imauth keys init`), read once
+//! - `IMAUTH_KEYS_SECRET_ARN`: production keys: a Secrets Manager secret whose string is
+//!   the private key-set JSON (`KeySetDocument`, made by `imauth keys init`), read once
 //!   per cold start. A missing or malformed secret fails the cold start.
+//! - `IMAUTH_PUBLIC_KEYS_SECRET_ARN`: for the functions that only verify (`jwks`,
+//!   `push-token`): a secret holding only the public key set (`PublicKeySet`, written by
+//!   `imauth keys init` and `rotate`). Used when `IMAUTH_KEYS_SECRET_ARN` is not set; a
+//!   function whose routes sign refuses to start with it alone (see `config/keys.rs`).
 //! - `IMAUTH_KEYS_FILE`: the same JSON from a file (local runs, tests). With neither, a key
 //!   set is generated at start, which is allowed only for local stores (embedded, or
 //!   DynamoDB on loopback): elsewhere each instance would sign with its own key.
@@ -30,14 +34,15 @@ use std::sync::Arc;
 
 use aws_types::SdkConfig;
 
-use crate::auth::password::{PasswordHasher, PasswordPolicy};
-use crate::auth::tokens::{KeySetDocument, TokenKeys};
-use crate::clock::{Clock, SystemClock};
+use crate::auth::password::PasswordPolicy;
 use crate::error::{Error, Result};
 use crate::http::{Route, Services, handle, not_found};
+use crate::service::Crypto;
 use crate::service::seed::SeedFile;
-use crate::service::{Crypto, KeyRefresh};
 use crate::store::{DynamoStore, EmbeddedStore};
+
+mod keys;
+pub use keys::{keys_from_secret, public_keys_from_secret};
 
 pub const DEFAULT_ISSUER: &str = "imauth";
 
@@ -77,6 +82,7 @@ pub struct Settings {
     pub store: StoreKind,
     pub seed_file: Option<PathBuf>,
     pub keys_secret_arn: Option<String>,
+    pub public_keys_secret_arn: Option<String>,
     pub keys_file: Option<PathBuf>,
     pub password_policy: PasswordPolicy,
     pub issuer: String,
@@ -88,6 +94,7 @@ impl Default for Settings {
             store: StoreKind::Embedded,
             seed_file: None,
             keys_secret_arn: None,
+            public_keys_secret_arn: None,
             keys_file: None,
             password_policy: PasswordPolicy::OWASP,
             issuer: DEFAULT_ISSUER.to_owned(),
@@ -139,6 +146,7 @@ impl Settings {
         settings.seed_file = env("IMAUTH_SEED_FILE").map(PathBuf::from);
         settings.keys_file = env("IMAUTH_KEYS_FILE").map(PathBuf::from);
         settings.keys_secret_arn = env("IMAUTH_KEYS_SECRET_ARN");
+        settings.public_keys_secret_arn = env("IMAUTH_PUBLIC_KEYS_SECRET_ARN");
         if let Some(policy) = env("IMAUTH_PASSWORD_POLICY") {
             settings.password_policy = parse_password_policy(&policy)?;
         }
@@ -162,83 +170,6 @@ impl Settings {
             ));
         }
         Ok(())
-    }
-
-    /// The key set from `keys_file`, or a freshly generated one.
-    pub fn load_keys(&self, clock: &dyn Clock) -> Result<KeySetDocument> {
-        match &self.keys_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::internal(format!("reading key file {}: {e}", path.display()))
-                })?;
-                serde_json::from_str(&text).map_err(|e| {
-                    Error::internal(format!("key file {} is malformed: {e}", path.display()))
-                })
-            }
-            None if self.store_is_local() => {
-                tracing::warn!("no signing keys configured: generated an ephemeral key set");
-                KeySetDocument::generate(clock.now_secs())
-            }
-            None => Err(Error::internal(
-                "no signing keys configured: set IMAUTH_KEYS_SECRET_ARN (or IMAUTH_KEYS_FILE)",
-            )),
-        }
-    }
-
-    /// Crypto from a key file or generated keys (no network).
-    pub fn crypto(&self) -> Result<Arc<Crypto>> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let keys = self.load_keys(clock.as_ref())?;
-        self.crypto_with_keys(&keys, clock, None)
-    }
-
-    /// Crypto for operator commands, which hash passwords but sign nothing: the password
-    /// policy is checked as everywhere; the key set is a throwaway that never signs.
-    pub fn admin_crypto(&self) -> Result<Arc<Crypto>> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let throwaway = KeySetDocument::generate(clock.now_secs())?;
-        self.crypto_with_keys(&throwaway, clock, None)
-    }
-
-    fn crypto_with_keys(
-        &self,
-        keys: &KeySetDocument,
-        clock: Arc<dyn Clock>,
-        key_refresh: Option<KeyRefresh>,
-    ) -> Result<Arc<Crypto>> {
-        self.check()?;
-        Ok(Arc::new(Crypto {
-            hasher: PasswordHasher::new(self.password_policy)?,
-            tokens: TokenKeys::from_document(keys, self.issuer.clone())?,
-            clock,
-            key_refresh,
-        }))
-    }
-
-    /// Crypto for a deployed function: keys from Secrets Manager when
-    /// `keys_secret_arn` is set (read here, at cold start, and again only when a token
-    /// names a key this instance does not know), else as [`Self::crypto`].
-    pub async fn load_crypto(&self, sdk: Option<&SdkConfig>) -> Result<Arc<Crypto>> {
-        let Some(arn) = &self.keys_secret_arn else {
-            return self.crypto();
-        };
-        let loaded;
-        let sdk = match sdk {
-            Some(sdk) => sdk,
-            None => {
-                loaded = crate::aws::lambda_sdk_config()?;
-                &loaded
-            }
-        };
-        let keys = keys_from_secret(sdk, arn).await?;
-        // The same secret, re-read when a token names a key this instance has not seen
-        // (a rotation after its cold start).
-        let (sdk, arn) = (sdk.clone(), arn.clone());
-        let refresh = KeyRefresh::new(move || {
-            let (sdk, arn) = (sdk.clone(), arn.clone());
-            async move { keys_from_secret(&sdk, &arn).await }
-        });
-        self.crypto_with_keys(&keys, Arc::new(SystemClock), Some(refresh))
     }
 
     /// The embedded store, holding the seed file's apps and users if one is named.
@@ -266,12 +197,26 @@ impl Settings {
 
     /// The services a function serving `routes` needs: no store client (and no
     /// connection warm-up) when none of its routes reads the store.
+    ///
+    /// A function that signs needs the private key set: with only the public one it
+    /// refuses to start rather than answer its first login with a 500.
     pub async fn build_services_for(&self, routes: &[Route]) -> Result<Services> {
-        if routes.iter().any(|r| r.needs_store()) {
-            return self.build_services().await;
+        let services = if routes.iter().any(|r| r.needs_store()) {
+            self.build_services().await?
+        } else {
+            let crypto = self.load_crypto(None).await?;
+            Services::over(Arc::new(EmbeddedStore::new()), crypto)
+        };
+        if let Some(route) = routes.iter().find(|r| r.needs_private_keys())
+            && !services.login.crypto().tokens.can_sign()
+        {
+            return Err(Error::internal(format!(
+                "{} signs tokens: it needs the private key set (IMAUTH_KEYS_SECRET_ARN), \
+                 not only the public keys",
+                route.path()
+            )));
         }
-        let crypto = self.load_crypto(None).await?;
-        Ok(Services::over(Arc::new(EmbeddedStore::new()), crypto))
+        Ok(services)
     }
 
     /// Every service over the configured store.
@@ -293,27 +238,6 @@ impl Settings {
             }
         })
     }
-}
-
-/// The key set stored in a Secrets Manager secret's string.
-pub async fn keys_from_secret(sdk: &SdkConfig, arn: &str) -> Result<KeySetDocument> {
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let output = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::internal(format!(
-                "reading signing keys from secret {arn}: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            ))
-        })?;
-    let text = output
-        .secret_string()
-        .ok_or_else(|| Error::internal(format!("secret {arn} has no string value")))?;
-    serde_json::from_str(text)
-        .map_err(|e| Error::internal(format!("secret {arn} is not a key set: {e}")))
 }
 
 /// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).

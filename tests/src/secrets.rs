@@ -35,6 +35,8 @@ struct State {
     secrets: Vec<Secret>,
     /// Operation names (`GetSecretValue`, ...) in the order they arrived.
     operations: Vec<String>,
+    /// The `SecretId` of every `GetSecretValue`, in order.
+    reads: Vec<String>,
 }
 
 impl State {
@@ -121,6 +123,32 @@ impl FakeSecretsManager {
     pub fn operations(&self) -> Vec<String> {
         lock(&self.state).operations.clone()
     }
+
+    /// The secret ids `GetSecretValue` asked for so far (found or not), in order.
+    pub fn reads(&self) -> Vec<String> {
+        lock(&self.state).reads.clone()
+    }
+}
+
+/// The built `imauth` binary with a hermetic AWS environment (no profile, no instance
+/// metadata, fixed region and credentials) and, given a fake, Secrets Manager on it.
+pub fn imauth_command(fake: Option<&FakeSecretsManager>) -> Result<tokio::process::Command> {
+    let mut command = tokio::process::Command::new(crate::workspace_binary("imauth")?);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(fake) = fake {
+        command.env("AWS_ENDPOINT_URL_SECRETS_MANAGER", fake.endpoint());
+    }
+    Ok(command)
 }
 
 impl Drop for FakeSecretsManager {
@@ -175,6 +203,9 @@ async fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Response<Full<B
     let mut state = lock(state);
     state.operations.push(operation.clone());
     let text = |field: &str| input[field].as_str().map(str::to_owned);
+    if operation == "GetSecretValue" {
+        state.reads.push(text("SecretId").unwrap_or_default());
+    }
     match operation.as_str() {
         "CreateSecret" => {
             let (Some(name), Some(secret)) = (text("Name"), text("SecretString")) else {

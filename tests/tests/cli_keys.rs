@@ -5,14 +5,11 @@
 //! verifies after it until its key is retired.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use integration::secrets::FakeSecretsManager;
-use integration::workspace_binary;
+use integration::secrets::{FakeSecretsManager, imauth_command};
 use serde_json::Value;
-use shared::auth::tokens::{Claims, KeySetDocument, TokenKeys, TokenType};
-use tokio::process::Command;
+use shared::auth::tokens::{Claims, KeySetDocument, PublicKeySet, TokenKeys, TokenType};
 
 #[derive(Debug)]
 struct Run {
@@ -56,22 +53,8 @@ impl Run {
 
 /// The binary with a hermetic environment; `secrets` points Secrets Manager at the fake.
 async fn imauth(args: &[&str], secrets: Option<&FakeSecretsManager>) -> Run {
-    let mut command = Command::new(workspace_binary("imauth").unwrap());
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(fake) = secrets {
-        command.env("AWS_ENDPOINT_URL_SECRETS_MANAGER", fake.endpoint());
-    }
+    let mut command = imauth_command(secrets).unwrap();
+    command.args(args);
     let output = tokio::time::timeout(Duration::from_secs(60), command.output())
         .await
         .unwrap_or_else(|_| panic!("imauth {args:?} did not finish"))
@@ -100,10 +83,13 @@ fn read_doc(path: &Path) -> KeySetDocument {
 
 /// Every secret string of a key set: what must never be printed.
 fn secrets_of(doc: &KeySetDocument) -> Vec<String> {
+    let hmac_versions = [&doc.refresh, &doc.store]
+        .into_iter()
+        .flat_map(|versions| std::iter::once(&versions.current).chain(&versions.previous));
     doc.keys
         .iter()
         .map(|k| k.ed25519_seed.clone())
-        .chain([doc.store_secret.clone()])
+        .chain(hmac_versions.map(|v| v.secret.clone()))
         .collect()
 }
 
@@ -118,7 +104,7 @@ fn prints_no_key_material(run_output: &Value, docs: &[&KeySetDocument]) {
             );
         }
     }
-    assert!(!printed.contains("ed25519_seed") && !printed.contains("store_secret"));
+    assert!(!printed.contains("ed25519_seed") && !printed.contains("\"secret\""));
 }
 
 /// The summary lists exactly the document's keys and marks the active one.
@@ -220,9 +206,20 @@ async fn file_rotate_adds_an_active_key_keeps_old_tokens_valid_and_retires_past_
     assert_eq!(second.keys.len(), 2);
     assert_ne!(second.active, first.active, "the new key is active");
     assert_eq!(second.keys[0].kid, first.active, "the old key stays");
+    // Both HMAC secrets get a new version; the one before stays for one rotation.
+    for (before, after) in [
+        (&first.refresh, &second.refresh),
+        (&first.store, &second.store),
+    ] {
+        assert_ne!(after.current.secret, before.current.secret);
+        assert_eq!(
+            after.previous.as_ref().map(|v| v.secret.as_str()),
+            Some(before.current.secret.as_str())
+        );
+    }
     assert_eq!(
-        second.store_secret, first.store_secret,
-        "the store secret stays"
+        summary["secrets"]["store"],
+        serde_json::json!([second.store.current.id, first.store.current.id])
     );
     #[cfg(unix)]
     assert_eq!(mode(&path), 0o600);
@@ -343,6 +340,13 @@ async fn secret_init_rotate_and_show_through_secrets_manager() {
         .to_owned();
     assert!(arn.starts_with("arn:aws:secretsmanager:"), "{summary}");
     assert_eq!(summary["secret_id"], name);
+    assert!(
+        summary["public_secret"]["arn"]
+            .as_str()
+            .is_some_and(|a| a.contains(":secret:imauth/keys-public")),
+        "init prints the public key secret's ARN: {summary}"
+    );
+    publishes_only_the_public_keys(&fake, &first);
 
     imauth(&["keys", "init", "--secret-id", name], Some(&fake))
         .await
@@ -365,6 +369,12 @@ async fn secret_init_rotate_and_show_through_secrets_manager() {
             .verify(&old_token, TokenType::Access)
             .is_ok()
     );
+    assert_eq!(
+        fake.version_count(PUBLIC),
+        2,
+        "rotation publishes the new key"
+    );
+    publishes_only_the_public_keys(&fake, &second);
 
     let shown = imauth(&["keys", "show", "--secret-id", name], Some(&fake))
         .await
@@ -378,12 +388,89 @@ async fn secret_init_rotate_and_show_through_secrets_manager() {
     assert_eq!(
         fake.operations(),
         [
+            // init: the private secret, then the public one (not there yet: created)
             "CreateSecret",
+            "PutSecretValue",
             "CreateSecret",
+            // init again: refused before anything else
+            "CreateSecret",
+            // rotate: the public keys first, so verifiers know the new key before it signs
             "GetSecretValue",
+            "PutSecretValue",
             "PutSecretValue",
             "GetSecretValue",
             "GetSecretValue"
         ]
     );
+}
+
+const PUBLIC: &str = "imauth/keys-public";
+
+/// The public key secret beside `imauth/keys` holds exactly `doc`'s public keys and
+/// nothing secret.
+#[track_caller]
+fn publishes_only_the_public_keys(fake: &FakeSecretsManager, doc: &KeySetDocument) {
+    let text = fake.current(PUBLIC).expect("the public key secret exists");
+    let public: PublicKeySet = serde_json::from_str(&text).unwrap();
+    assert_eq!(public, doc.public_key_set().unwrap());
+    for secret in secrets_of(doc) {
+        assert!(
+            !text.contains(&secret),
+            "private material published: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn upgrade_converts_an_old_key_set_which_the_functions_refuse() {
+    let current = KeySetDocument::generate(1).unwrap();
+    let legacy_secret = "c3RvcmUtc2VjcmV0LW9mLXRoZS1vbGQtbGF5b3V0LTMyYg";
+    let legacy = serde_json::json!({
+        "active": current.active, "keys": current.keys, "store_secret": legacy_secret,
+    })
+    .to_string();
+
+    // A file: refused by every command but upgrade, which rewrites it once.
+    let path = temp_path("legacy.json");
+    let file = path.to_str().unwrap();
+    std::fs::write(&path, &legacy).unwrap();
+    imauth(&["keys", "rotate", "--file", file], None)
+        .await
+        .fails_with("convert it with `imauth keys upgrade`");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), legacy);
+    let summary = imauth(&["keys", "upgrade", "--file", file], None)
+        .await
+        .ok();
+    assert_eq!(summary["upgraded"], true);
+    let upgraded = read_doc(&path);
+    prints_no_key_material(&summary, &[&upgraded]);
+    assert_eq!(upgraded.active, current.active);
+    assert_eq!(upgraded.store.current.secret, legacy_secret);
+    assert_ne!(upgraded.refresh.current.secret, legacy_secret);
+    let again = imauth(&["keys", "upgrade", "--file", file], None)
+        .await
+        .ok();
+    assert_eq!(again["upgraded"], false);
+    assert_eq!(
+        read_doc(&path).refresh.current.secret,
+        upgraded.refresh.current.secret
+    );
+    let _ = std::fs::remove_file(&path);
+
+    // A secret: upgraded in place, and the public key secret written beside it.
+    let fake = FakeSecretsManager::start().await.unwrap();
+    fake.insert("imauth/keys", &legacy);
+    imauth(&["keys", "show", "--secret-id", "imauth/keys"], Some(&fake))
+        .await
+        .fails_with("old key-set layout");
+    let summary = imauth(
+        &["keys", "upgrade", "--secret-id", "imauth/keys"],
+        Some(&fake),
+    )
+    .await
+    .ok();
+    assert_eq!(summary["upgraded"], true);
+    let upgraded = document(&fake.current("imauth/keys").unwrap());
+    assert_eq!(upgraded.store.current.secret, legacy_secret);
+    publishes_only_the_public_keys(&fake, &upgraded);
 }

@@ -3,7 +3,8 @@
 //! the `imauth serve` router and the functions dispatch on) and `events/`; every function
 //! of the template is a `functions/<name>` crate serving exactly the routes the template
 //! sends it, and the other way round; the template's DynamoDB table is the one
-//! `shared::store::dynamo::table` defines; no policy grants anything on `*`.
+//! `shared::store::dynamo::table` defines; no policy grants anything on `*`; the functions
+//! that only verify can reach the public key set and never the private one.
 //!
 //! Each failure names what is missing and on which side.
 
@@ -454,11 +455,158 @@ fn policies_grant_nothing_on_wildcards() {
             !resources.is_empty()
                 && resources
                     .iter()
-                    .all(|r| r == "Table.Arn" || r == "KeysSecretArn"),
-            "{id}: a statement reaches beyond the table and the key secret: {resources:?}"
+                    .all(|r| ["Table.Arn", "KeysSecretArn", "PublicKeysSecretArn"]
+                        .contains(&r.as_str())),
+            "{id}: a statement reaches beyond the table and the key secrets: {resources:?}"
         );
     }
     assert!(report.is_empty(), "wildcards in policies:\n{report}");
+}
+
+/// Every scalar string under `value`, mapping keys included, through YAML tags.
+fn all_strings(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::Sequence(items) => items.iter().flat_map(all_strings).collect(),
+        Yaml::Mapping(map) => map
+            .iter()
+            .flat_map(|(k, v)| all_strings(k).into_iter().chain(all_strings(v)))
+            .collect(),
+        Yaml::Tagged(tagged) => all_strings(&tagged.value),
+        Yaml::String(s) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a template string names the private key secret (`!Ref KeysSecretArn`,
+/// `${KeysSecretArn}`, the variable that makes a function read it).
+fn names_private_keys(text: &str) -> bool {
+    text.replace("PublicKeysSecretArn", "")
+        .contains("KeysSecretArn")
+        || text == "IMAUTH_KEYS_SECRET_ARN"
+}
+
+/// The template's functions whose routes all only verify tokens (by
+/// `Route::needs_private_keys`), by logical id.
+fn verify_only_functions(template: &Yaml) -> BTreeSet<String> {
+    let code = code_routes();
+    template_functions(template)
+        .into_iter()
+        .filter(|f| {
+            !f.routes.is_empty()
+                && f.routes
+                    .iter()
+                    .all(|route| code.get(route).is_some_and(|r| !r.needs_private_keys()))
+        })
+        .map(|f| f.logical_id)
+        .collect()
+}
+
+/// How each verify-only function could reach the private key set: an allowing statement
+/// naming it, or granting Secrets Manager on anything but the public key secret, or an
+/// environment (its own or the Globals) naming it.
+fn private_key_access(template: &Yaml) -> Vec<String> {
+    let verify_only = verify_only_functions(template);
+    let mut found = Vec::new();
+    for (id, statement) in statements(template) {
+        if !verify_only.contains(id) || text(&statement["Effect"]) == Some("Deny") {
+            continue;
+        }
+        for named in all_strings(statement) {
+            if names_private_keys(&named) {
+                found.push(format!("{id}: a policy statement names {named:?}"));
+            }
+        }
+        let secrets = strings(&statement["Action"])
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("secretsmanager:"));
+        let resources = strings(&statement["Resource"]);
+        if (secrets && resources != ["PublicKeysSecretArn"])
+            || !statement["NotResource"].is_null()
+            || !statement["NotAction"].is_null()
+        {
+            found.push(format!(
+                "{id}: a statement may reach other secrets: {resources:?}"
+            ));
+        }
+    }
+    let globals = &template["Globals"]["Function"]["Environment"];
+    for (id, resource) in resources(template).filter(|(id, _)| verify_only.contains(*id)) {
+        for environment in [&resource["Properties"]["Environment"], globals] {
+            for named in all_strings(environment) {
+                if names_private_keys(&named) {
+                    found.push(format!("{id}: its environment names {named:?}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn verify_only_functions_cannot_read_the_private_key_set() {
+    let template = yaml("template.yaml");
+    let verify_only = verify_only_functions(&template);
+    assert_eq!(
+        verify_only,
+        BTreeSet::from(["JwksFunction".to_owned(), "PushTokenFunction".to_owned()])
+    );
+    assert_eq!(private_key_access(&template), Vec::<String>::new());
+    for id in &verify_only {
+        let properties = &template["Resources"][id.as_str()]["Properties"];
+        assert_eq!(
+            text(&properties["Environment"]["Variables"]["IMAUTH_PUBLIC_KEYS_SECRET_ARN"]),
+            Some("PublicKeysSecretArn"),
+            "{id} reads the public key set"
+        );
+    }
+    // Every other function gets the private key set (and the Globals give it to none).
+    for function in template_functions(&template) {
+        if verify_only.contains(&function.logical_id) {
+            continue;
+        }
+        let variables = &template["Resources"][function.logical_id.as_str()]["Properties"]["Environment"]
+            ["Variables"];
+        assert_eq!(
+            text(&variables["IMAUTH_KEYS_SECRET_ARN"]),
+            Some("KeysSecretArn"),
+            "{} signs, so it reads the private key set",
+            function.logical_id
+        );
+    }
+
+    // The check can fail: the private secret granted, or named in the environment, of a
+    // verify-only function (or of every function, through the Globals).
+    let grant: Yaml = serde_norway::from_str(
+        "{Effect: Allow, Action: secretsmanager:GetSecretValue, Resource: !Ref KeysSecretArn}",
+    )
+    .unwrap();
+    let variable: Yaml = serde_norway::from_str("!Ref KeysSecretArn").unwrap();
+    for id in &verify_only {
+        let mut granted = template.clone();
+        granted["Resources"][id.as_str()]["Properties"]["Policies"][0]["Statement"]
+            .as_sequence_mut()
+            .unwrap()
+            .push(grant.clone());
+        let mut told = template.clone();
+        told["Resources"][id.as_str()]["Properties"]["Environment"]["Variables"]["IMAUTH_KEYS_SECRET_ARN"] =
+            variable.clone();
+        for mutated in [granted, told] {
+            let found = private_key_access(&mutated);
+            assert!(
+                found.iter().any(|f| f.starts_with(id.as_str())),
+                "{found:?}"
+            );
+        }
+    }
+    let mut globals = template.clone();
+    globals["Globals"]["Function"]["Environment"]["Variables"]["IMAUTH_KEYS_SECRET_ARN"] = variable;
+    let found = private_key_access(&globals);
+    for id in &verify_only {
+        assert!(
+            found.iter().any(|f| f.starts_with(id.as_str())),
+            "{id}: {found:?}"
+        );
+    }
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Credentials and tokens.
 
+pub mod hmac_keys;
+pub mod keyset;
 pub mod lockout;
 pub mod password;
 pub mod refresh;

@@ -2,7 +2,9 @@
 //!
 //! A login must stay one store read, so the refresh token a login returns is not
 //! stored: it is a *family opener*, the family's description sealed with an HMAC under
-//! the server's secret (`o.` prefix). Its first use creates the family record
+//! the refresh secret (`o.` prefix, then the id of the secret version that sealed it: a
+//! rotation keeps the previous version, so an opener survives one rotation). The
+//! refresh secret is its own: the store secret the file store holds seals nothing here. Its first use creates the family record
 //! (conditionally: a second use finds the family and counts as reuse) and returns a
 //! rotated token. Every rotated token is 256 random bits (`r.` prefix) stored only as
 //! its SHA-256 hash, marked used when rotated; presenting a used one revokes the
@@ -14,6 +16,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::auth::keyset::HmacKeys;
 use crate::auth::tokens::random_id;
 use crate::error::{Error, Result};
 
@@ -68,19 +71,23 @@ pub enum Presented {
     Rotated { token_hash: String },
 }
 
-fn mac(secret: &[u8], payload: &[u8]) -> Result<Hmac<Sha256>> {
+fn mac(secret: &[u8], version: &str, payload: &[u8]) -> Result<Hmac<Sha256>> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(Error::internal)?;
-    mac.update(b"imauth refresh opener v1\0");
+    mac.update(b"imauth refresh opener v2\0");
+    mac.update(version.as_bytes());
+    mac.update(b"\0");
     mac.update(payload);
     Ok(mac)
 }
 
-/// The token a login returns, opening `family`.
-pub fn seal_opener(secret: &[u8], family: &RefreshFamily) -> Result<String> {
+/// The token a login returns, opening `family`: `o.{version}.{payload}.{tag}`, sealed
+/// with the refresh secret's current version.
+pub fn seal_opener(keys: &HmacKeys, family: &RefreshFamily) -> Result<String> {
+    let (version, secret) = keys.current();
     let payload = serde_json::to_vec(family).map_err(Error::internal)?;
-    let tag = mac(secret, &payload)?.finalize().into_bytes();
+    let tag = mac(secret, version, &payload)?.finalize().into_bytes();
     Ok(format!(
-        "{OPENER_PREFIX}{}.{}",
+        "{OPENER_PREFIX}{version}.{}.{}",
         B64.encode(&payload),
         B64.encode(tag)
     ))
@@ -104,17 +111,25 @@ pub fn new_family_id() -> Result<String> {
 
 /// Parses and, for an opener, authenticates a presented token. Anything malformed or
 /// forged is `Unauthorized`, with no detail on which check failed.
-pub fn parse(secret: &[u8], token: &str) -> Result<Presented> {
+pub fn parse(keys: &HmacKeys, token: &str) -> Result<Presented> {
     let invalid = || Error::Unauthorized("invalid refresh token".into());
     let token = token.trim();
     if token.is_empty() || token.len() > MAX_REFRESH_TOKEN_LEN {
         return Err(invalid());
     }
     if let Some(rest) = token.strip_prefix(OPENER_PREFIX) {
-        let (payload, tag) = rest.split_once('.').ok_or_else(invalid)?;
+        // A version this process does not hold (retired, or an opener from before the
+        // secrets were separated, which has no version part) is refused like a forgery.
+        let mut parts = rest.split('.');
+        let (Some(version), Some(payload), Some(tag), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        let secret = keys.get(version).ok_or_else(invalid)?;
         let payload = B64.decode(payload).map_err(|_| invalid())?;
         let tag = B64.decode(tag).map_err(|_| invalid())?;
-        mac(secret, &payload)?
+        mac(secret, version, &payload)?
             .verify_slice(&tag)
             .map_err(|_| invalid())?;
         let family = serde_json::from_slice(&payload).map_err(|_| invalid())?;
@@ -131,6 +146,7 @@ pub fn parse(secret: &[u8], token: &str) -> Result<Presented> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::keyset::KeySetDocument;
 
     fn family() -> RefreshFamily {
         RefreshFamily {
@@ -144,29 +160,84 @@ mod tests {
         }
     }
 
+    fn refresh_keys(doc: &KeySetDocument) -> HmacKeys {
+        HmacKeys::from_versions(&doc.refresh, "refresh").unwrap()
+    }
+
     #[test]
     fn openers_round_trip_and_resist_forgery() {
-        let secret = [7u8; 32];
-        let token = seal_opener(&secret, &family()).unwrap();
-        assert!(matches!(parse(&secret, &token), Ok(Presented::Opener(f)) if f == family()));
+        let doc = KeySetDocument::generate(1).unwrap();
+        let keys = refresh_keys(&doc);
+        let token = seal_opener(&keys, &family()).unwrap();
+        assert!(matches!(parse(&keys, &token), Ok(Presented::Opener(f)) if f == family()));
+        let other_server = refresh_keys(&KeySetDocument::generate(1).unwrap());
         assert!(
-            parse(&[8u8; 32], &token).is_err(),
+            parse(&other_server, &token).is_err(),
             "another server's secret"
         );
         let mut other = family();
         other.user_id = 8;
-        let (_, tag) = token.rsplit_once('.').unwrap();
+        let (sealed, tag) = token.rsplit_once('.').unwrap();
+        let (version, _) = sealed.trim_start_matches("o.").split_once('.').unwrap();
         let forged = format!(
-            "o.{}.{tag}",
+            "o.{version}.{}.{tag}",
             B64.encode(serde_json::to_vec(&other).unwrap())
         );
         assert!(
-            parse(&secret, &forged).is_err(),
+            parse(&keys, &forged).is_err(),
             "payload swapped under a valid tag"
         );
-        for junk in ["", "o.", "o.x.y", "r", "x.abc", &"r.".repeat(600)] {
-            assert!(parse(&secret, junk).is_err(), "{junk:?}");
+        for junk in [
+            "",
+            "o.",
+            "o.x.y",
+            "o.x.y.z.w",
+            "r",
+            "x.abc",
+            &"r.".repeat(600),
+        ] {
+            assert!(parse(&keys, junk).is_err(), "{junk:?}");
         }
+    }
+
+    #[test]
+    fn the_store_secret_cannot_seal_an_opener() {
+        let doc = KeySetDocument::generate(1).unwrap();
+        let keys = refresh_keys(&doc);
+        // The file store's secret, labelled with a live refresh version or its own id.
+        let store = HmacKeys::from_versions(&doc.store, "store").unwrap();
+        let store_secret = store.current().1;
+        let payload = serde_json::to_vec(&family()).unwrap();
+        for version in [keys.current().0, store.current().0] {
+            let tag = mac(store_secret, version, &payload)
+                .unwrap()
+                .finalize()
+                .into_bytes();
+            let forged = format!("o.{version}.{}.{}", B64.encode(&payload), B64.encode(tag));
+            assert!(parse(&keys, &forged).is_err(), "{version}");
+        }
+        // An opener of the old layout (no version), sealed the old way: refused.
+        let mut old = Hmac::<Sha256>::new_from_slice(store_secret).unwrap();
+        old.update(b"imauth refresh opener v1\0");
+        old.update(&payload);
+        let legacy = format!(
+            "o.{}.{}",
+            B64.encode(&payload),
+            B64.encode(old.finalize().into_bytes())
+        );
+        assert!(parse(&keys, &legacy).is_err());
+    }
+
+    #[test]
+    fn an_opener_survives_one_rotation_and_not_two() {
+        let mut doc = KeySetDocument::generate(1).unwrap();
+        let token = seal_opener(&refresh_keys(&doc), &family()).unwrap();
+        doc.rotate(2).unwrap();
+        assert!(
+            matches!(parse(&refresh_keys(&doc), &token), Ok(Presented::Opener(f)) if f == family())
+        );
+        doc.rotate(3).unwrap();
+        assert!(parse(&refresh_keys(&doc), &token).is_err());
     }
 
     #[test]
@@ -177,7 +248,7 @@ mod tests {
         assert_eq!(B64.decode(a.trim_start_matches("r.")).unwrap().len(), 32);
         assert!(!hash_a.contains(a.trim_start_matches("r.")));
         assert!(
-            matches!(parse(&[0; 32], &a), Ok(Presented::Rotated { token_hash }) if token_hash == hash_a)
+            matches!(parse(&refresh_keys(&KeySetDocument::generate(1).unwrap()), &a), Ok(Presented::Rotated { token_hash }) if token_hash == hash_a)
         );
     }
 }

@@ -21,10 +21,10 @@ use std::sync::{PoisonError, RwLock};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
+use crate::auth::hmac_keys::{self, HmacKeys};
+pub use crate::auth::keyset::{KeyMaterial, KeySetDocument, PublicKeySet};
 use crate::error::{Error, Result};
 
 /// What a token is for. Serialized as the `typ` claim.
@@ -94,44 +94,7 @@ pub struct Claims {
     pub grp: Option<i64>,
 }
 
-/// One signing key as stored in the key-set document.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct KeyMaterial {
-    pub kid: String,
-    /// The 32-byte Ed25519 seed, base64url without padding.
-    pub ed25519_seed: String,
-    #[serde(default)]
-    pub created: i64,
-}
-
-impl fmt::Debug for KeyMaterial {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyMaterial")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The key-set document: what a key file or the production secret holds.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct KeySetDocument {
-    /// `kid` of the key that signs new tokens.
-    pub active: String,
-    pub keys: Vec<KeyMaterial>,
-    /// 32 random bytes, base64url: HMAC key deriving `access_key_secret` from a session id.
-    pub store_secret: String,
-}
-
-impl fmt::Debug for KeySetDocument {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeySetDocument")
-            .field("active", &self.active)
-            .field("keys", &self.keys)
-            .finish_non_exhaustive()
-    }
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(Error::internal)?;
     Ok(bytes)
@@ -140,84 +103,6 @@ fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 /// A random URL-safe identifier of `N` bytes of entropy.
 pub fn random_id<const N: usize>() -> Result<String> {
     Ok(B64.encode(random_bytes::<N>()?))
-}
-
-impl KeySetDocument {
-    /// A fresh key set with one active key.
-    pub fn generate(now: i64) -> Result<Self> {
-        let key = KeyMaterial::generate(now)?;
-        Ok(Self {
-            active: key.kid.clone(),
-            keys: vec![key],
-            store_secret: B64.encode(random_bytes::<32>()?),
-        })
-    }
-
-    /// Adds a new key and makes it the active one; older keys keep verifying.
-    pub fn rotate(&mut self, now: i64) -> Result<&KeyMaterial> {
-        let key = KeyMaterial::generate(now)?;
-        self.active = key.kid.clone();
-        self.keys.push(key);
-        self.keys
-            .last()
-            .ok_or_else(|| Error::internal("key set is empty after rotation"))
-    }
-
-    /// The public keys of every key in the set.
-    pub fn public_jwks(&self) -> Result<Vec<PublicJwk>> {
-        self.keys
-            .iter()
-            .map(|key| key.public_jwk().map(|(jwk, _)| jwk))
-            .collect()
-    }
-
-    /// Drops every key but the `keep` newest (the active key is always kept).
-    pub fn retire(&mut self, keep: usize) {
-        self.keys.sort_by_key(|k| k.created);
-        let excess = self.keys.len().saturating_sub(keep.max(1));
-        let active = self.active.clone();
-        let mut dropped = 0;
-        self.keys.retain(|k| {
-            let drop = dropped < excess && k.kid != active;
-            dropped += usize::from(drop);
-            !drop
-        });
-    }
-}
-
-impl KeyMaterial {
-    /// The public half, as the JWKS document serves it.
-    fn public_jwk(&self) -> Result<(PublicJwk, SigningKey)> {
-        let seed: [u8; 32] = B64
-            .decode(&self.ed25519_seed)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| {
-                Error::internal(format!("key {} has no valid 32-byte seed", self.kid))
-            })?;
-        let secret = SigningKey::from_bytes(&seed);
-        let jwk = PublicJwk {
-            kty: "OKP".into(),
-            crv: "Ed25519".into(),
-            x: B64.encode(secret.verifying_key().to_bytes()),
-            kid: self.kid.clone(),
-            use_: "sig".into(),
-            alg: "EdDSA".into(),
-        };
-        Ok((jwk, secret))
-    }
-
-    fn generate(now: i64) -> Result<Self> {
-        let seed = random_bytes::<32>()?;
-        let public = SigningKey::from_bytes(&seed).verifying_key();
-        // The kid is derived from the public key, so it is stable and collision-free.
-        let kid = B64.encode(&Sha256::digest(public.as_bytes())[..12]);
-        Ok(Self {
-            kid,
-            ed25519_seed: B64.encode(seed),
-            created: now,
-        })
-    }
 }
 
 /// A public key as served in the JWKS document (RFC 8037 OKP).
@@ -250,22 +135,33 @@ impl fmt::Debug for Verifier {
     }
 }
 
-/// Signs and verifies every token type. Built once per process from a [`KeySetDocument`].
+/// Signs and verifies every token type. Built once per process from a [`KeySetDocument`],
+/// or, in a process that only verifies, from a [`PublicKeySet`].
 pub struct TokenKeys {
+    verifier: Verifier,
+    public: Vec<PublicJwk>,
+    /// `None` in a verify-only process: it can sign nothing and holds no secret.
+    private: Option<PrivateKeys>,
+}
+
+/// What only the signing functions hold.
+struct PrivateKeys {
     active_kid: String,
     signing: SigningKey,
     /// The active key's JWS header, base64url: the same for every token it signs.
     header_b64: String,
-    verifier: Verifier,
-    public: Vec<PublicJwk>,
-    store_secret: Vec<u8>,
+    refresh: HmacKeys,
+    store: HmacKeys,
 }
 
 impl fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenKeys")
             .field("issuer", &self.verifier.issuer)
-            .field("active_kid", &self.active_kid)
+            .field(
+                "active_kid",
+                &self.private.as_ref().map(|p| p.active_kid.as_str()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -448,11 +344,6 @@ impl TokenKeys {
         let signing = signing.ok_or_else(|| {
             Error::internal(format!("active key {} is not in the key set", doc.active))
         })?;
-        let store_secret = B64
-            .decode(&doc.store_secret)
-            .ok()
-            .filter(|s| s.len() >= 32)
-            .ok_or_else(|| Error::internal("store_secret must be at least 32 bytes, base64url"))?;
         let header = Header {
             alg: ALGORITHM,
             typ: "JWT",
@@ -460,12 +351,35 @@ impl TokenKeys {
         };
         let header_b64 = B64.encode(serde_json::to_vec(&header).map_err(Error::internal)?);
         Ok(Self {
-            active_kid: doc.active.clone(),
-            signing,
-            header_b64,
             verifier: Verifier::from_jwks(&public, issuer)?,
             public,
-            store_secret,
+            private: Some(PrivateKeys {
+                active_kid: doc.active.clone(),
+                signing,
+                header_b64,
+                refresh: HmacKeys::from_versions(&doc.refresh, "refresh")?,
+                store: HmacKeys::from_versions(&doc.store, "store")?,
+            }),
+        })
+    }
+
+    /// Keys that verify and sign nothing, from the public key set alone.
+    pub fn verify_only(keys: &PublicKeySet, issuer: impl Into<String>) -> Result<Self> {
+        Ok(Self {
+            verifier: Verifier::from_jwks(&keys.keys, issuer)?,
+            public: keys.keys.clone(),
+            private: None,
+        })
+    }
+
+    /// Whether this process holds the private key set (can sign and seal).
+    pub fn can_sign(&self) -> bool {
+        self.private.is_some()
+    }
+
+    fn private(&self) -> Result<&PrivateKeys> {
+        self.private.as_ref().ok_or_else(|| {
+            Error::internal("this process holds only the public keys: it cannot sign or seal")
         })
     }
 
@@ -484,19 +398,9 @@ impl TokenKeys {
 
     /// A compact JWS of `claims`, signed by the active key.
     pub fn sign(&self, claims: &Claims) -> Result<String> {
+        let private = self.private()?;
         let payload = serde_json::to_vec(claims).map_err(Error::internal)?;
-        Ok(self.sign_payload(&payload))
-    }
-
-    fn sign_payload(&self, payload: &[u8]) -> String {
-        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 90);
-        token.push_str(&self.header_b64);
-        token.push('.');
-        B64.encode_string(payload, &mut token);
-        let signature = self.signing.sign(token.as_bytes());
-        token.push('.');
-        B64.encode_string(signature.to_bytes(), &mut token);
-        token
+        Ok(private.sign_payload(&payload))
     }
 
     pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims> {
@@ -507,24 +411,43 @@ impl TokenKeys {
         self.verifier.verify_one_of(token, allowed)
     }
 
-    /// Key for sealing refresh-token family openers (domain-separated by its own label).
-    pub fn refresh_secret(&self) -> &[u8] {
-        &self.store_secret
+    /// The refresh secret's live versions, which seal refresh-family openers.
+    pub fn refresh_keys(&self) -> Result<&HmacKeys> {
+        Ok(&self.private()?.refresh)
+    }
+
+    /// A new session id, naming the store-secret version its `access_key_secret` is
+    /// derived with.
+    pub fn new_session_id(&self) -> Result<String> {
+        hmac_keys::new_session_id(&self.private()?.store)
     }
 
     /// `access_key_secret` of seed 000: derived, not stored, so the file store can
-    /// re-derive it from the session id with the same secret.
+    /// re-derive it from the session id with the store secret (see
+    /// [`hmac_keys::access_key_secret`]).
     pub fn access_key_secret(&self, session_id: &str) -> Result<String> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.store_secret).map_err(Error::internal)?;
-        mac.update(b"imauth access_key_secret v1\0");
-        mac.update(session_id.as_bytes());
-        Ok(B64.encode(mac.finalize().into_bytes()))
+        hmac_keys::access_key_secret(&self.private()?.store, session_id)
+    }
+}
+
+impl PrivateKeys {
+    fn sign_payload(&self, payload: &[u8]) -> String {
+        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 90);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        B64.encode_string(payload, &mut token);
+        let signature = self.signing.sign(token.as_bytes());
+        token.push('.');
+        B64.encode_string(signature.to_bytes(), &mut token);
+        token
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
     use super::*;
 
     fn keys() -> (KeySetDocument, TokenKeys) {
@@ -632,7 +555,7 @@ mod tests {
     /// `header.payload.signature` with our key but any header and payload bytes.
     fn signed_raw(keys: &TokenKeys, header: &str, payload: &[u8]) -> String {
         let input = format!("{}.{}", B64.encode(header), B64.encode(payload));
-        let signature = keys.signing.sign(input.as_bytes());
+        let signature = keys.private().unwrap().signing.sign(input.as_bytes());
         format!("{input}.{}", B64.encode(signature.to_bytes()))
     }
 
@@ -802,10 +725,35 @@ mod tests {
     #[test]
     fn access_key_secret_is_derived_per_session() {
         let (_, keys) = keys();
-        let a = keys.access_key_secret("s1").unwrap();
-        assert_eq!(a, keys.access_key_secret("s1").unwrap());
-        assert_ne!(a, keys.access_key_secret("s2").unwrap());
+        let s1 = keys.new_session_id().unwrap();
+        let a = keys.access_key_secret(&s1).unwrap();
+        assert_eq!(a, keys.access_key_secret(&s1).unwrap());
+        assert_ne!(
+            a,
+            keys.access_key_secret(&keys.new_session_id().unwrap())
+                .unwrap()
+        );
         assert_eq!(B64.decode(&a).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn verify_only_keys_verify_but_sign_and_seal_nothing() {
+        let (doc, keys) = keys();
+        let public = doc.public_key_set().unwrap();
+        let verifying = TokenKeys::verify_only(&public, "imauth").unwrap();
+        let token = keys.sign(&claims(TokenType::Access, Some(60))).unwrap();
+        assert!(verifying.verify(&token, TokenType::Access).is_ok());
+        assert!(!verifying.can_sign() && keys.can_sign());
+        assert!(
+            verifying
+                .sign(&claims(TokenType::Access, Some(60)))
+                .is_err()
+        );
+        assert!(verifying.refresh_keys().is_err());
+        assert!(verifying.access_key_secret("s1").is_err());
+        let text = serde_json::to_string(&public).unwrap();
+        assert!(!text.contains(&doc.keys[0].ed25519_seed));
+        assert!(!text.contains(&doc.store.current.secret));
     }
 
     #[test]
@@ -814,6 +762,7 @@ mod tests {
         let seed = &doc.keys[0].ed25519_seed;
         assert!(!format!("{doc:?}").contains(seed.as_str()));
         assert!(!format!("{keys:?}").contains(seed.as_str()));
-        assert!(!format!("{doc:?}").contains(doc.store_secret.as_str()));
+        assert!(!format!("{doc:?}").contains(doc.store.current.secret.as_str()));
+        assert!(!format!("{doc:?}").contains(doc.refresh.current.secret.as_str()));
     }
 }

@@ -140,6 +140,12 @@ impl Route {
         self != Self::Jwks
     }
 
+    /// Whether answering signs tokens or seals refresh tokens, so needs the private key
+    /// set; the others only verify, with the public keys.
+    pub fn needs_private_keys(self) -> bool {
+        !matches!(self, Self::Jwks | Self::PushRing | Self::PushMessage)
+    }
+
     /// The route serving `path`, if any (ignoring a trailing slash).
     pub fn for_path(path: &str) -> Option<Route> {
         let path = match path.strip_suffix('/') {

@@ -524,7 +524,7 @@ impl Crypto {
         let now_ms = self.clock.now_ms();
         let now = now_ms.div_euclid(1000);
         let (expire, expires_in) = self.expiry(app, lifetime, now)?;
-        let session_id = random_id::<16>()?;
+        let session_id = tokens.new_session_id()?;
         let (act, grp) = acting.map_or((None, None), |(a, g)| (Some(a), g));
         let claims = |typ: TokenType, dev: Option<&str>| Claims {
             iss: tokens.issuer().to_owned(),
@@ -579,7 +579,7 @@ impl Crypto {
         };
         let expire = now.saturating_add(refresh::IDLE_LIFETIME_SECS);
         Ok((
-            refresh::seal_opener(self.tokens.refresh_secret(), &family)?,
+            refresh::seal_opener(self.tokens.refresh_keys()?, &family)?,
             expire.min(family.expires_at),
         ))
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::auth::password::PasswordHasher;
-use crate::auth::tokens::{Claims, KeySetDocument, TokenKeys, TokenType};
+use crate::auth::tokens::{Claims, PublicJwk, TokenKeys, TokenType};
 use crate::clock::Clock;
 use crate::error::Result;
 
@@ -63,9 +63,9 @@ impl Crypto {
 }
 
 type KeyFetch =
-    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<KeySetDocument>> + Send>> + Send + Sync>;
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<PublicJwk>>> + Send>> + Send + Sync>;
 
-/// Re-reads the key set on demand, rate-limited: a stream of tokens with made-up key ids
+/// Re-reads the public keys (from the private or the public key secret) on demand, rate-limited: a stream of tokens with made-up key ids
 /// costs one read per interval, not one per request.
 pub struct KeyRefresh {
     fetch: KeyFetch,
@@ -85,7 +85,7 @@ impl KeyRefresh {
     pub fn new<F, Fut>(fetch: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<KeySetDocument>> + Send + 'static,
+        Fut: Future<Output = Result<Vec<PublicJwk>>> + Send + 'static,
     {
         Self {
             fetch: Box::new(move || Box::pin(fetch())),
@@ -103,8 +103,8 @@ impl KeyRefresh {
         }
         *last = Some(Instant::now());
         let added = async {
-            let document = (self.fetch)().await?;
-            tokens.verifier().add_keys(&document.public_jwks()?)
+            let keys = (self.fetch)().await?;
+            tokens.verifier().add_keys(&keys)
         }
         .await;
         match added {

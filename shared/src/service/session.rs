@@ -46,7 +46,7 @@ impl SessionService {
         presented: &str,
         now: i64,
     ) -> Result<(RefreshFamily, Option<RefreshRecord>)> {
-        match refresh::parse(self.crypto.tokens.refresh_secret(), presented)? {
+        match refresh::parse(self.crypto.tokens.refresh_keys()?, presented)? {
             Presented::Opener(family) => {
                 let idle_end = family
                     .created_at
@@ -136,7 +136,7 @@ impl SessionService {
     /// Logs out one session: its refresh family is revoked. Revoking an unknown or
     /// expired token succeeds (RFC 7009); a malformed or forged one is refused.
     pub async fn revoke(&self, presented: &str) -> Result<()> {
-        let family = match refresh::parse(self.crypto.tokens.refresh_secret(), presented)? {
+        let family = match refresh::parse(self.crypto.tokens.refresh_keys()?, presented)? {
             Presented::Opener(family) => Some(family),
             Presented::Rotated { token_hash } => self
                 .store
