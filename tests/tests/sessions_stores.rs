@@ -230,7 +230,7 @@ async fn race_refresh(services: &Arc<Services>, token: &str, n: usize) -> Vec<St
     for task in tasks {
         match task.await.unwrap() {
             Ok(refreshed) => winners.push(refreshed.tokens.refresh.unwrap().0),
-            Err(Error::Unauthorized(_)) => {}
+            Err(Error::Unauthorized(_) | Error::RefreshReused) => {}
             Err(other) => panic!("unexpected error in a refresh race: {other:?}"),
         }
     }
