@@ -1,5 +1,6 @@
 //! Credentials and tokens.
 
+pub mod audience;
 pub mod lockout;
 pub mod password;
 pub mod refresh;

@@ -25,6 +25,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use super::audience::Audience;
 use crate::error::{Error, Result};
 
 /// What a token is for. Serialized as the `typ` claim.
@@ -42,7 +43,8 @@ pub enum TokenType {
 }
 
 impl TokenType {
-    /// The audience each type is minted for; a verifier accepts only its own.
+    /// The audience each type is minted for (with its app-scoped form, see
+    /// [`Audience`]); a verifier accepts only its own.
     pub fn audience(self) -> &'static str {
         match self {
             Self::Access => "im-api",
@@ -62,7 +64,8 @@ pub struct Actor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
-    pub aud: String,
+    /// The type's audience and the same scoped to the app (see [`Audience`]).
+    pub aud: Audience,
     /// The user id for user tokens; the client id for app tokens.
     pub sub: String,
     /// The app the token belongs to.
@@ -376,7 +379,7 @@ impl Verifier {
             .ok()
             .and_then(|json| serde_json::from_slice(&json).ok())
             .ok_or_else(malformed)?;
-        if claims.iss != self.issuer || !allowed.iter().any(|typ| typ.audience() == claims.aud) {
+        if claims.iss != self.issuer || !allowed.iter().any(|typ| claims.aud.names(*typ)) {
             return Err(unauthorized("wrong audience or issuer"));
         }
         let now = std::time::SystemTime::now()
@@ -385,7 +388,7 @@ impl Verifier {
         if claims.exp < now - LEEWAY_SECS {
             return Err(unauthorized("expired"));
         }
-        if !allowed.contains(&claims.typ) || claims.aud != claims.typ.audience() {
+        if !allowed.contains(&claims.typ) || !claims.aud.fits(claims.typ, &claims.app) {
             return Err(unauthorized("wrong token type"));
         }
         if claims.sub.is_empty() {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod hashing;
+pub mod lifetime;
 pub mod login;
 pub mod provision;
 pub mod push;
