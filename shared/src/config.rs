@@ -326,6 +326,8 @@ pub fn init_logging() {
     let configured = std::env::var("RUST_LOG").ok();
     let (filter, malformed) = log_filter(configured.as_deref());
     let subscriber = tracing_subscriber::fmt()
+        // The builder's own ceiling is `info`; `filter` alone decides.
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
         .json()
         .with_current_span(false)
         .with_span_list(false)
