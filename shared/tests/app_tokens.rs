@@ -193,6 +193,9 @@ async fn rotating_the_client_secret_revokes_earlier_app_tokens_at_once() {
     .await;
     assert_eq!(status, 200, "{user_login}");
     assert_eq!(act(&env, &old_admin).await, (200, 200));
+    // What the admin minted by acting is revoked with it; the user's own token is not.
+    let acted = acted_access_token(&env, &old_admin).await;
+    assert_eq!(list_push(&env, &acted).await, 200);
 
     env.clock.advance_ms(1);
     let (app, new_secret) = rotate_client_secret(env.store.as_ref(), env.clock.as_ref(), "demo")
@@ -208,20 +211,33 @@ async fn rotating_the_client_secret_revokes_earlier_app_tokens_at_once() {
     let new_admin = demo_admin_token(&env, &new_secret).await;
     assert_eq!(act(&env, &new_admin).await, (200, 200));
 
+    assert_eq!(list_push(&env, &acted).await, 401);
+    let acted_again = acted_access_token(&env, &new_admin).await;
+    assert_eq!(list_push(&env, &acted_again).await, 200);
     // Users' own tokens are not app tokens: a rotation leaves them alone.
     let access = user_login["data"]["token"].as_str().unwrap();
-    let bearer = format!("Bearer {access}");
-    let (status, body) = call(
-        &env,
-        request(
-            "GET",
-            "/v1/api/user/token",
-            &[("authorization", &bearer)],
-            None,
-        ),
-    )
-    .await;
+    assert_eq!(list_push(&env, access).await, 200);
+}
+
+/// An access token for user 10001 minted by `admin` acting.
+async fn acted_access_token(env: &Env, admin: &str) -> String {
+    let headers = [
+        ("app_id", "demo"),
+        ("access-token", admin),
+        ("user_id", "10001"),
+    ];
+    let (status, body) = call(env, request("POST", "/token/id", &headers, Some(json!({})))).await;
     assert_eq!(status, 200, "{body}");
+    body["data"]["token"].as_str().unwrap().to_owned()
+}
+
+/// The status of listing ring push tokens with a user's access token.
+async fn list_push(env: &Env, access: &str) -> u16 {
+    let bearer = format!("Bearer {access}");
+    let headers = [("authorization", bearer.as_str())];
+    call(env, request("GET", "/v1/api/user/token", &headers, None))
+        .await
+        .0
 }
 
 fn payload(token: &str) -> Value {
