@@ -315,3 +315,46 @@ async fn tokens_name_their_app_in_aud_so_a_standard_verifier_can_pin_it() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn our_verifier_reads_array_and_single_audiences_and_refuses_a_foreign_app_entry() {
+    use shared::auth::audience::Audience;
+    let env = env().await;
+    let tokens = &env.services.login.crypto().tokens;
+    let (_, login) = call(
+        &env,
+        request(
+            "POST",
+            "/token/id",
+            &[("app_id", "demo")],
+            Some(json!({"user_id": 10001, "password": "alice-password"})),
+        ),
+    )
+    .await;
+    let minted = tokens
+        .verify(login["data"]["token"].as_str().unwrap(), TokenType::Access)
+        .unwrap();
+    assert_eq!(minted.aud, Audience::minted(TokenType::Access, "demo"));
+    let resigned = |aud: Value| {
+        let mut claims = serde_json::to_value(&minted).unwrap();
+        claims["aud"] = aud;
+        tokens
+            .sign(&serde_json::from_value(claims).unwrap())
+            .unwrap()
+    };
+    // Tokens minted before app scoping (a single string) still verify.
+    assert!(
+        tokens
+            .verify(&resigned(json!("im-api")), TokenType::Access)
+            .is_ok()
+    );
+    for foreign in [
+        json!(["im-api", "im-api:strict"]),
+        json!(["im-api", "im-api:demo", "im-api:strict"]),
+        json!(["im-api", "im-push:demo"]),
+        json!(["im-api:demo"]),
+    ] {
+        let outcome = tokens.verify(&resigned(foreign.clone()), TokenType::Access);
+        assert!(outcome.is_err(), "{foreign} was accepted");
+    }
+}
