@@ -359,3 +359,39 @@ async fn an_app_stored_before_caps_and_rotation_loads_with_defaults_and_rotates(
         ("sha256:new", 7_000, 1)
     );
 }
+
+#[tokio::test]
+async fn app_token_grants_and_admin_acting_each_read_the_app_once_past_the_cache() {
+    use shared::service::Lifetime;
+    let (store, log) = fresh_store().await.unwrap();
+    let crypto = crypto();
+    let (app, secret) = build_app(NewApp {
+        app_id: "demo".into(),
+        ..NewApp::default()
+    })
+    .unwrap();
+    store.create_app(&app).await.unwrap();
+    let secret = secret.unwrap();
+    let service = LoginService::new(Arc::new(store), crypto);
+    let cached = service.app("demo").await.unwrap();
+    log.take();
+    // The secret is checked against the app as stored now: one read, even when cached.
+    let grant = service
+        .app_token(&cached, &cached.client_id, &secret, Lifetime::AppDefault)
+        .await
+        .unwrap();
+    assert_eq!(log.take(), ["GetItem"]);
+    let admin = service
+        .crypto()
+        .tokens
+        .verify(&grant.access_token, shared::auth::tokens::TokenType::App)
+        .unwrap();
+    service.admin_app(&admin).await.unwrap();
+    assert_eq!(log.take(), ["GetItem"], "acting checks the stored app");
+    service.app("demo").await.unwrap();
+    assert_eq!(
+        log.take(),
+        Vec::<String>::new(),
+        "logins still use the cache"
+    );
+}
