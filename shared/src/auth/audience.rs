@@ -40,10 +40,6 @@ impl Audience {
                 .iter()
                 .all(|aud| aud == typ.audience() || *aud == scoped)
     }
-
-    pub fn as_slice(&self) -> &[String] {
-        &self.0
-    }
 }
 
 /// A type audience scoped to one app: `im-api:acme`.

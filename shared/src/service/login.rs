@@ -198,18 +198,10 @@ impl LoginService {
 
     /// The app named by seed 000's `app_id` header, from the warm cache when fresh.
     pub async fn app(&self, app_id: &str) -> Result<Arc<App>> {
-        let key = format!("id:{app_id}");
-        if let Some(app) = cached(&self.apps, &key) {
-            return Ok(app);
+        match cached(&self.apps, &format!("id:{app_id}")) {
+            Some(app) => Ok(app),
+            None => self.current_app(app_id).await,
         }
-        let app = self
-            .store
-            .app_by_id(app_id)
-            .await?
-            .map(Arc::new)
-            .ok_or_else(|| Error::UnknownApp(format!("app_id {app_id:?} names no app")))?;
-        remember(&self.apps, key, &app);
-        Ok(app)
     }
 
     /// The app as stored now, bypassing (and refreshing) the warm cache: for what a
