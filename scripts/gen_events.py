@@ -98,6 +98,9 @@ EVENTS = {
     "app-token/ttl-fractional.json": easemob({"grant_type": "password", "username": "alice", "password": "alice-password", "ttl": 1.5}),
     "app-token/ttl-not-numeric.json": easemob({"grant_type": "password", "username": "alice", "password": "alice-password", "ttl": "one day"}),
     "app-token/ttl-huge.json": easemob({"grant_type": "password", "username": "alice", "password": "alice-password", "ttl": "99999999999999999999"}),
+    # The demo app's cap on a client-chosen ttl is the default, 30 days (2592000 s).
+    "app-token/ttl-over-app-cap.json": easemob({"grant_type": "password", "username": "alice", "password": "alice-password", "ttl": 2592001}),
+    "app-token/client-credentials-ttl-over-app-cap.json": easemob({"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret-0123456789", "ttl": "2592001"}),
     "app-token/client-credentials.json": easemob({"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret-0123456789"}),
     "app-token/client-credentials-wrong-secret.json": easemob({"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "not-the-secret-0123456789"}),
     "app-token/get.json": event("GET", "/demo-org/demo-app/token", {}, None, route_key="ANY /{org_name}/{app_name}/token"),

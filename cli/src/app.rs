@@ -1,6 +1,9 @@
-//! `imauth app create`.
+//! `imauth app create|show|rotate-secret`. Output is the app as JSON, never the client
+//! secret's hash; a client secret is printed once, when it is made.
 
-use serde_json::json;
+use serde_json::{Value, json};
+use shared::clock::SystemClock;
+use shared::domain::App;
 use shared::service::admin;
 use shared::service::provision::NewApp;
 
@@ -11,6 +14,19 @@ pub enum AppCommand {
     /// Create an app. Prints it as JSON with a generated client_secret, shown only this
     /// once: only its SHA-256 hash is stored.
     Create(CreateArgs),
+    /// Show an app as JSON (never the client secret or its hash).
+    Show(AppRef),
+    /// Issue a new client secret (printed once, stored only as its hash). The old secret
+    /// stops getting app tokens, and every app token issued before is refused.
+    RotateSecret(AppRef),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AppRef {
+    #[command(flatten)]
+    pub table: TableArg,
+    #[arg(long)]
+    pub app_id: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -29,6 +45,10 @@ pub struct CreateArgs {
     /// Default token lifetime in seconds (default 86400; at most one year).
     #[arg(long, value_name = "SECS")]
     pub token_ttl: Option<u64>,
+    /// Longest `ttl` a client may ask for on the Easemob route, user and app tokens
+    /// alike (default 2592000, 30 days; from --token-ttl to ten years).
+    #[arg(long, value_name = "SECS")]
+    pub max_token_ttl: Option<u64>,
     /// `encrypt_type` handed to clients (default 0).
     #[arg(long, value_name = "N")]
     pub encrypt_type: Option<i32>,
@@ -49,7 +69,53 @@ pub struct CreateArgs {
 pub async fn run(command: AppCommand) -> anyhow::Result<()> {
     match command {
         AppCommand::Create(args) => create(args).await,
+        AppCommand::Show(args) => show(args).await,
+        AppCommand::RotateSecret(args) => rotate_secret(args).await,
     }
+}
+
+/// The app as the operator sees it: everything but the client secret's hash.
+fn app_json(app: &App) -> Value {
+    json!({
+        "app_id": app.app_id,
+        "org_name": app.org_name,
+        "app_name": app.app_name,
+        "encrypt_type": app.encrypt_type,
+        "public_key": app.public_key,
+        "token_ttl": app.token_ttl,
+        "max_token_ttl": app.max_token_ttl,
+        "allow_non_expiring": app.allow_non_expiring,
+        "client_id": app.client_id,
+        "bundle_id": app.bundle_id,
+        "app_tokens_valid_after": app.app_tokens_valid_after,
+    })
+}
+
+/// Prints `app` with its new client secret, and says on stderr it is shown only once.
+fn print_with_secret(app: &App, secret: Option<String>) -> anyhow::Result<()> {
+    let mut shown = app_json(app);
+    shown["client_secret"] = json!(secret);
+    print_json(&shown)?;
+    if secret.is_some() {
+        eprintln!(
+            "the client_secret above is shown only this once: only its hash is stored, so keep it now"
+        );
+    }
+    Ok(())
+}
+
+async fn show(args: AppRef) -> anyhow::Result<()> {
+    let store = args.table.store().await?;
+    let app = admin::find_app(&store, &args.app_id).await.map_err(fail)?;
+    print_json(&app_json(&app))
+}
+
+async fn rotate_secret(args: AppRef) -> anyhow::Result<()> {
+    let store = args.table.store().await?;
+    let (app, secret) = admin::rotate_client_secret(&store, &SystemClock, &args.app_id)
+        .await
+        .map_err(fail)?;
+    print_with_secret(&app, Some(secret))
 }
 
 async fn create(args: CreateArgs) -> anyhow::Result<()> {
@@ -63,26 +129,10 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
         encrypt_type: args.encrypt_type,
         public_key: args.public_key,
         token_ttl: args.token_ttl,
+        max_token_ttl: args.max_token_ttl,
         allow_non_expiring: Some(args.allow_non_expiring),
         bundle_id: args.bundle_id,
     };
     let (app, secret) = admin::create_app(&store, new).await.map_err(fail)?;
-    print_json(&json!({
-        "app_id": app.app_id,
-        "org_name": app.org_name,
-        "app_name": app.app_name,
-        "encrypt_type": app.encrypt_type,
-        "public_key": app.public_key,
-        "token_ttl": app.token_ttl,
-        "allow_non_expiring": app.allow_non_expiring,
-        "client_id": app.client_id,
-        "bundle_id": app.bundle_id,
-        "client_secret": secret,
-    }))?;
-    if secret.is_some() {
-        eprintln!(
-            "the client_secret above is shown only this once: only its hash is stored, so keep it now"
-        );
-    }
-    Ok(())
+    print_with_secret(&app, secret)
 }

@@ -250,6 +250,8 @@ pub fn init_logging() {
     let configured = std::env::var("RUST_LOG").ok();
     let (filter, malformed) = log_filter(configured.as_deref());
     let subscriber = tracing_subscriber::fmt()
+        // The builder's own ceiling is `info`; `filter` alone decides.
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
         .json()
         // The runtime opens a span per invocation holding `requestId` and `xrayTraceId`:
         // printing it puts both on every line a request logs.
@@ -265,16 +267,18 @@ pub fn init_logging() {
 }
 
 /// The filter `RUST_LOG` asks for (`info` when unset or blank), and whether it was
-/// malformed (then also `info`).
+/// malformed (then also `info`). Dependencies never log above `debug`, where they would
+/// print request and response bodies (see [`crate::logging`]).
 fn log_filter(rust_log: Option<&str>) -> (tracing_subscriber::filter::Targets, bool) {
     let info = || tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
-    match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
+    let (filter, malformed) = match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
         None => (info(), false),
         Some(directives) => match directives.parse() {
             Ok(filter) => (filter, false),
             Err(_) => (info(), true),
         },
-    }
+    };
+    (crate::logging::cap_dependencies(&filter), malformed)
 }
 
 /// The Lambda runtime loop for a function's routes, over services built once at cold

@@ -26,6 +26,31 @@ pub struct App {
     /// Default `bundleid` of push registrations (seed 003: "默认为公司包名").
     #[serde(default)]
     pub bundle_id: String,
+    /// Longest lifetime in seconds a client may ask for with Easemob's `ttl`, for user and
+    /// app tokens alike (see [`App::ttl_cap`]). Apps stored before the field existed get
+    /// the default.
+    #[serde(default = "default_max_token_ttl")]
+    pub max_token_ttl: u64,
+    /// Unix milliseconds: app (admin) tokens minted at or before this instant are refused
+    /// (set by `imauth app rotate-secret`).
+    #[serde(default)]
+    pub app_tokens_valid_after: i64,
+    /// Incremented by every change; stores rewrite both copies of the app only if neither
+    /// changed in between.
+    #[serde(default)]
+    pub revision: i64,
+}
+
+impl App {
+    /// The longest `ttl` a client may ask for. Never below the app's own default, so a
+    /// client may always ask explicitly for what it would get by default.
+    pub fn ttl_cap(&self) -> u64 {
+        self.max_token_ttl.max(self.token_ttl)
+    }
+}
+
+fn default_max_token_ttl() -> u64 {
+    DEFAULT_MAX_TOKEN_TTL_SECS
 }
 
 impl fmt::Debug for App {
@@ -36,13 +61,19 @@ impl fmt::Debug for App {
             .field("app_name", &self.app_name)
             .field("encrypt_type", &self.encrypt_type)
             .field("token_ttl", &self.token_ttl)
+            .field("max_token_ttl", &self.max_token_ttl)
             .field("client_id", &self.client_id)
+            .field("app_tokens_valid_after", &self.app_tokens_valid_after)
             .finish_non_exhaustive()
     }
 }
 
 /// Default access-token lifetime when an app does not set one: one day.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 86_400;
+
+/// Default cap on a client-chosen `ttl`: 30 days (the vendor's own example asks for
+/// 1,024,000 s, about 12 days).
+pub const DEFAULT_MAX_TOKEN_TTL_SECS: u64 = 30 * 86_400;
 
 /// A user of one app, with everything a login needs in one record, so that every way
 /// of naming the user resolves with one store read.

@@ -204,6 +204,18 @@ async fn easemob_failures_have_easemob_statuses_and_bodies() {
         ),
         ("app-token/ttl-huge.json", 400, "illegal_argument", "ttl"),
         (
+            "app-token/ttl-over-app-cap.json",
+            400,
+            "illegal_argument",
+            "ttl must be at most 2592000 seconds for this app",
+        ),
+        (
+            "app-token/client-credentials-ttl-over-app-cap.json",
+            400,
+            "illegal_argument",
+            "ttl must be at most 2592000 seconds for this app",
+        ),
+        (
             "app-token/client-credentials-wrong-secret.json",
             401,
             "unauthorized",

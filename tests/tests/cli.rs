@@ -784,3 +784,188 @@ async fn serve_dynamodb_refuses_seed_and_demo() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn app_show_and_create_with_a_ttl_cap_never_print_the_secret_hash() {
+    let (store, _) = fresh_store().await.unwrap();
+    let created = run(
+        store.table(),
+        &[
+            "app",
+            "create",
+            "--app-id",
+            "capped",
+            "--token-ttl",
+            "600",
+            "--max-token-ttl",
+            "7200",
+        ],
+        "",
+    )
+    .await
+    .ok()
+    .json();
+    assert_eq!(created["max_token_ttl"], 7_200);
+    assert_eq!(
+        store
+            .app_by_id("capped")
+            .await
+            .unwrap()
+            .unwrap()
+            .max_token_ttl,
+        7_200
+    );
+
+    let shown = run(store.table(), &["app", "show", "--app-id", "capped"], "")
+        .await
+        .ok();
+    let app = shown.json();
+    assert_eq!(
+        (
+            &app["app_id"],
+            &app["token_ttl"],
+            &app["max_token_ttl"],
+            &app["app_tokens_valid_after"]
+        ),
+        (&json!("capped"), &json!(600), &json!(7_200), &json!(0))
+    );
+    assert_eq!(app["client_id"], created["client_id"]);
+    assert!(app.get("client_secret").is_none() && app.get("client_secret_hash").is_none());
+    assert!(!shown.stdout.contains("sha256:"), "{}", shown.stdout);
+    // Defaults: 30 days, never below the app's own token_ttl.
+    let default = create_app(&store, "plain").await;
+    assert_eq!(default["max_token_ttl"], 2_592_000);
+
+    run(
+        store.table(),
+        &[
+            "app",
+            "create",
+            "--app-id",
+            "bad",
+            "--token-ttl",
+            "600",
+            "--max-token-ttl",
+            "599",
+        ],
+        "",
+    )
+    .await
+    .fails_with("max_token_ttl must be from token_ttl (600) to 315360000 seconds");
+    run(store.table(), &["app", "show", "--app-id", "nope"], "")
+        .await
+        .fails_with("no app nope");
+    run(
+        store.table(),
+        &["app", "rotate-secret", "--app-id", "nope"],
+        "",
+    )
+    .await
+    .fails_with("no app nope");
+}
+
+#[tokio::test]
+async fn rotate_secret_revokes_app_tokens_in_a_running_server_at_once() {
+    let (store, _) = fresh_store().await.unwrap();
+    let created = create_app(&store, "shop").await;
+    let old_secret = created["client_secret"].as_str().unwrap().to_owned();
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    run(
+        store.table(),
+        &args(
+            &[
+                "user",
+                "create",
+                "--app-id",
+                "shop",
+                "--user-id",
+                "7",
+                "--username",
+                "bo",
+            ],
+            &FAST,
+        ),
+        "bo's password\n",
+    )
+    .await
+    .ok();
+    let (_server, addr) = serve_dynamodb(store.table()).await;
+    let app_token = |secret: String| {
+        let body = json!({"grant_type": "client_credentials", "client_id": client_id,
+                          "client_secret": secret});
+        async move {
+            let json = [("content-type", "application/json")];
+            let answer = request(
+                addr,
+                "POST",
+                "/shop/shop/token",
+                &json,
+                body.to_string().as_bytes(),
+            )
+            .await
+            .unwrap();
+            (answer.status, answer.json().unwrap())
+        }
+    };
+    let act = |admin: String| async move {
+        let headers = [
+            ("app_id", "shop"),
+            ("access-token", admin.as_str()),
+            ("user_id", "7"),
+        ];
+        request(addr, "POST", "/token/id", &headers, b"{}")
+            .await
+            .unwrap()
+            .status
+    };
+    let (status, body) = app_token(old_secret.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let old_admin = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(act(old_admin.clone()).await, 200);
+
+    let rotation = run(
+        store.table(),
+        &["app", "rotate-secret", "--app-id", "shop"],
+        "",
+    )
+    .await
+    .ok();
+    let rotated = rotation.json();
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, old_secret);
+    assert!(rotated["app_tokens_valid_after"].as_i64().unwrap() > 0);
+    assert!(
+        rotation.stderr.contains("shown only this once"),
+        "{rotation:?}"
+    );
+    assert!(!rotation.stdout.contains("sha256:"), "{}", rotation.stdout);
+    let stored = store.app_by_id("shop").await.unwrap().unwrap();
+    assert!(verify_client_secret(
+        &new_secret,
+        &stored.client_secret_hash
+    ));
+    assert!(!verify_client_secret(
+        &old_secret,
+        &stored.client_secret_hash
+    ));
+    assert_eq!(
+        store.app_by_name("shop", "shop").await.unwrap().as_ref(),
+        Some(&stored),
+        "both copies"
+    );
+
+    // The server cached the app a moment ago; the rotation counts at once anyway.
+    assert_eq!(act(old_admin).await, 401);
+    let (status, body) = app_token(old_secret).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (401, &json!("unauthorized")),
+        "{body}"
+    );
+    let (status, body) = app_token(new_secret).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        act(body["access_token"].as_str().unwrap().to_owned()).await,
+        200
+    );
+}

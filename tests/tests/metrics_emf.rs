@@ -172,5 +172,8 @@ async fn a_store_that_cannot_be_reached_is_counted_as_store_unavailable() {
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .find(|line| line["fields"]["message"] == "store unavailable")
         .unwrap_or_else(|| panic!("no store-unavailable warning in\n{}", run.stderr));
-    assert_eq!(warning["span"]["requestId"], docs[0]["request_id"], "{warning}");
+    assert_eq!(
+        warning["span"]["requestId"], docs[0]["request_id"],
+        "{warning}"
+    );
 }

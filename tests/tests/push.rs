@@ -83,11 +83,12 @@ async fn env<S: AllStores>(store: Arc<S>) -> Env {
     let admin = services
         .login
         .app_token(
-            app,
+            &app,
             "demo-client",
             "demo-client-secret-0123456789",
             Lifetime::AppDefault,
         )
+        .await
         .unwrap()
         .access_token;
     clock.advance_ms(1);

@@ -8,7 +8,7 @@ use shared::clock::SystemClock;
 use shared::domain::{App, LoginKey, User};
 use shared::error::Error;
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
-use shared::store::{AdminStore, UserChange};
+use shared::store::{AdminStore, AppChange, UserChange};
 
 type Store = Arc<dyn AdminStore>;
 
@@ -93,6 +93,84 @@ async fn apps_by_id_and_by_name(store: Store) {
         None,
         "nothing half-written"
     );
+}
+
+async fn app_changes_reach_both_copies_at_once(store: Store) {
+    let a = app("a1");
+    store.create_app(&a).await.unwrap();
+    let change = |hash: &str| AppChange::ClientSecret { hash: hash.into() };
+    let changed = store
+        .update_app("a1", &change("sha256:new"), 5_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            changed.client_secret_hash.as_str(),
+            changed.app_tokens_valid_after,
+            changed.revision
+        ),
+        ("sha256:new", 5_000, 1)
+    );
+    let by_id = store.app_by_id("a1").await.unwrap().unwrap();
+    let by_name = store
+        .app_by_name("a1-org", "a1-app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_id, changed);
+    assert_eq!(by_name, changed);
+    // Revocation never moves back, even with an older clock.
+    let again = store
+        .update_app("a1", &change("sha256:newer"), 4_000)
+        .await
+        .unwrap();
+    assert_eq!((again.app_tokens_valid_after, again.revision), (5_000, 2));
+    assert_eq!(
+        store.app_by_name("a1-org", "a1-app").await.unwrap(),
+        Some(again)
+    );
+    assert!(matches!(
+        store.update_app("nope", &change("sha256:x"), 1).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(
+        store.app_by_id("nope").await.unwrap(),
+        None,
+        "nothing created"
+    );
+
+    // Concurrent changes each apply to what the others left: none is lost.
+    let rotations = (0..4).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .update_app("a1", &change(&format!("sha256:{i}")), 6_000 + i)
+                .await
+        })
+    });
+    let outcomes = futures_join(rotations).await;
+    let applied = outcomes.iter().filter(|o| o.is_ok()).count() as i64;
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome, Ok(_) | Err(Error::Unavailable(_))),
+            "{outcome:?}"
+        );
+    }
+    let last = store.app_by_id("a1").await.unwrap().unwrap();
+    assert_eq!(last.revision, 2 + applied);
+    assert!(applied >= 1);
+    assert_eq!(
+        store.app_by_name("a1-org", "a1-app").await.unwrap(),
+        Some(last)
+    );
+}
+
+async fn futures_join<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut results = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        results.push(task.await.unwrap());
+    }
+    results
 }
 
 async fn every_login_key_finds_the_user_in_its_app_only(store: Store) {
@@ -358,6 +436,7 @@ async fn fifty_concurrent_creates_of_one_email_have_one_winner(store: Store) {
 
 integration::on_both_stores!(
     apps_by_id_and_by_name,
+    app_changes_reach_both_copies_at_once,
     every_login_key_finds_the_user_in_its_app_only,
     uniqueness_is_per_field_and_nothing_is_half_written,
     password_ban_and_contact_changes_reach_every_copy,

@@ -295,3 +295,97 @@ async fn unreachable_dynamodb_is_retried_a_bounded_number_of_times_then_503() {
     assert_eq!(log.take().len(), 3, "standard retry: 3 attempts");
     assert!(elapsed < Duration::from_secs(15), "bounded: {elapsed:?}");
 }
+
+#[tokio::test]
+async fn an_app_stored_before_caps_and_rotation_loads_with_defaults_and_rotates() {
+    use aws_sdk_dynamodb::types::AttributeValue::{Bool, N, S};
+    use shared::domain::DEFAULT_MAX_TOKEN_TTL_SECS;
+    use shared::store::{AppAdmin as _, AppChange, AppDirectory as _};
+    let (store, log) = fresh_store().await.unwrap();
+    // Both items exactly as the previous release wrote them: no `max_token_ttl`,
+    // `app_tokens_valid_after` or `revision` attribute.
+    for pk in ["APP#old", "APPNAME#old-org#old-app"] {
+        store
+            .client()
+            .put_item()
+            .table_name(store.table())
+            .item("pk", S(pk.into()))
+            .item("sk", S("#APP".into()))
+            .item("app_id", S("old".into()))
+            .item("org_name", S("old-org".into()))
+            .item("app_name", S("old-app".into()))
+            .item("encrypt_type", N("0".into()))
+            .item("public_key", S(String::new()))
+            .item("token_ttl", N("86400".into()))
+            .item("allow_non_expiring", Bool(false))
+            .item("client_id", S("old-client".into()))
+            .item("client_secret_hash", S("sha256:old".into()))
+            .item("bundle_id", S(String::new()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let old = store.app_by_id("old").await.unwrap().unwrap();
+    assert_eq!(
+        (old.max_token_ttl, old.app_tokens_valid_after, old.revision),
+        (DEFAULT_MAX_TOKEN_TTL_SECS, 0, 0)
+    );
+    log.take();
+    let change = AppChange::ClientSecret {
+        hash: "sha256:new".into(),
+    };
+    let rotated = store.update_app("old", &change, 7_000).await.unwrap();
+    assert_eq!(log.take(), ["GetItem", "TransactWriteItems"]);
+    assert_eq!(
+        store.app_by_id("old").await.unwrap().as_ref(),
+        Some(&rotated)
+    );
+    assert_eq!(
+        store.app_by_name("old-org", "old-app").await.unwrap(),
+        Some(rotated.clone())
+    );
+    assert_eq!(
+        (
+            rotated.client_secret_hash.as_str(),
+            rotated.app_tokens_valid_after,
+            rotated.revision
+        ),
+        ("sha256:new", 7_000, 1)
+    );
+}
+
+#[tokio::test]
+async fn app_token_grants_and_admin_acting_each_read_the_app_once_past_the_cache() {
+    use shared::service::Lifetime;
+    let (store, log) = fresh_store().await.unwrap();
+    let crypto = crypto();
+    let (app, secret) = build_app(NewApp {
+        app_id: "demo".into(),
+        ..NewApp::default()
+    })
+    .unwrap();
+    store.create_app(&app).await.unwrap();
+    let secret = secret.unwrap();
+    let service = LoginService::new(Arc::new(store), crypto);
+    let cached = service.app("demo").await.unwrap();
+    log.take();
+    // The secret is checked against the app as stored now: one read, even when cached.
+    let grant = service
+        .app_token(&cached, &cached.client_id, &secret, Lifetime::AppDefault)
+        .await
+        .unwrap();
+    assert_eq!(log.take(), ["GetItem"]);
+    let admin = service
+        .crypto()
+        .tokens
+        .verify(&grant.access_token, shared::auth::tokens::TokenType::App)
+        .unwrap();
+    service.admin_app(&admin).await.unwrap();
+    assert_eq!(log.take(), ["GetItem"], "acting checks the stored app");
+    service.app("demo").await.unwrap();
+    assert_eq!(
+        log.take(),
+        Vec::<String>::new(),
+        "logins still use the cache"
+    );
+}

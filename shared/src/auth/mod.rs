@@ -1,5 +1,6 @@
 //! Credentials and tokens.
 
+pub mod audience;
 pub mod hmac_keys;
 pub mod keyset;
 pub mod lockout;

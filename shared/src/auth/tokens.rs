@@ -23,6 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+use super::audience::Audience;
 use crate::auth::hmac_keys::{self, HmacKeys};
 pub use crate::auth::keyset::{KeyMaterial, KeySetDocument, PublicKeySet};
 use crate::error::{Error, Result};
@@ -46,7 +47,8 @@ pub enum TokenType {
 }
 
 impl TokenType {
-    /// The audience each type is minted for; a verifier accepts only its own.
+    /// The audience each type is minted for (with its app-scoped form, see
+    /// [`Audience`]); a verifier accepts only its own.
     pub fn audience(self) -> &'static str {
         match self {
             Self::Access => "im-api",
@@ -67,7 +69,8 @@ pub struct Actor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
-    pub aud: String,
+    /// The type's audience and the same scoped to the app (see [`Audience`]).
+    pub aud: Audience,
     /// The user id for user tokens; the client id for app tokens.
     pub sub: String,
     /// The app the token belongs to.
@@ -277,7 +280,7 @@ impl Verifier {
             .ok()
             .and_then(|json| serde_json::from_slice(&json).ok())
             .ok_or_else(malformed)?;
-        if claims.iss != self.issuer || !allowed.iter().any(|typ| typ.audience() == claims.aud) {
+        if claims.iss != self.issuer || !allowed.iter().any(|typ| claims.aud.names(*typ)) {
             return Err(unauthorized("wrong audience or issuer"));
         }
         let now = std::time::SystemTime::now()
@@ -286,7 +289,7 @@ impl Verifier {
         if claims.exp < now - LEEWAY_SECS {
             return Err(unauthorized("expired"));
         }
-        if !allowed.contains(&claims.typ) || claims.aud != claims.typ.audience() {
+        if !allowed.contains(&claims.typ) || !claims.aud.fits(claims.typ, &claims.app) {
             return Err(unauthorized("wrong token type"));
         }
         if claims.sub.is_empty() {

@@ -10,7 +10,7 @@ use super::request::{header, header_i64};
 use crate::auth::tokens::{Claims, TokenType};
 use crate::domain::App;
 use crate::error::{Error, Result};
-use crate::service::{Acting, Crypto};
+use crate::service::{Acting, Crypto, LoginService};
 
 /// The peer address `imauth serve` saw; Lambda requests carry theirs in the API Gateway
 /// request context instead.
@@ -75,14 +75,14 @@ pub async fn principal(crypto: &Crypto, req: &Request) -> Result<Option<Principa
 
 /// Seed 000's acting headers, checked: `None` when neither is present; otherwise they
 /// are honoured only with a valid admin token of `app` (403 for any other token or
-/// none, 401 for an invalid one).
-pub async fn acting(crypto: &Crypto, req: &Request, app: &App) -> Result<Option<Acting>> {
+/// none, 401 for an invalid one or one revoked by a client secret rotation).
+pub async fn acting(service: &LoginService, req: &Request, app: &App) -> Result<Option<Acting>> {
     let user_id = header_i64(req, "user_id")?;
     let group_id = header_i64(req, "group_id")?;
     if user_id.is_none() && group_id.is_none() {
         return Ok(None);
     }
-    match principal(crypto, req).await? {
+    match principal(service.crypto(), req).await? {
         None => Err(Error::Forbidden(
             "user_id and group_id headers are only honoured with an admin access-token".into(),
         )),
@@ -92,11 +92,14 @@ pub async fn acting(crypto: &Crypto, req: &Request, app: &App) -> Result<Option<
         Some(Principal::Admin(claims)) if claims.app != app.app_id => Err(Error::Forbidden(
             "the admin token belongs to another app".into(),
         )),
-        Some(Principal::Admin(admin)) => Ok(Some(Acting {
-            admin,
-            user_id,
-            group_id,
-            source_ip: source_ip(req),
-        })),
+        Some(Principal::Admin(admin)) => {
+            service.admin_app(&admin).await?;
+            Ok(Some(Acting {
+                admin,
+                user_id,
+                group_id,
+                source_ip: source_ip(req),
+            }))
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::respond::easemob;
 use crate::auth::password::Password;
 use crate::domain::LoginKey;
 use crate::error::{Error, Result};
-use crate::service::login::MAX_TTL_SECS;
+use crate::service::lifetime::MAX_TTL_SECS;
 use crate::service::{Lifetime, LoginRequest, LoginService, Subject};
 
 /// `(org_name, app_name)` of a `/{org_name}/{app_name}/token` path.
@@ -63,7 +63,8 @@ pub async fn handle(service: &LoginService, req: &Request) -> Response<Body> {
 }
 
 /// Easemob's `ttl`: seconds, as a JSON number or a numeric string; absent → the app's
-/// default; 0 → a token that never expires (if the app allows it).
+/// default; 0 → a token that never expires (if the app allows it). The app's own cap
+/// (`max_token_ttl`) is checked by [`Lifetime::seconds_in`].
 pub fn parse_ttl(value: Option<&Value>) -> Result<Lifetime> {
     let whole = |text: &str| -> Result<u64> {
         let text = text.trim();
@@ -107,6 +108,9 @@ async fn token(service: &LoginService, req: &Request) -> Result<Answer> {
     let body = JsonFields::from_request(req)?;
     let grant_type = body.required_str("grant_type")?;
     let lifetime = parse_ttl(body.raw("ttl"))?;
+    // Over the app's cap (or a `ttl: 0` it does not allow): refused before any
+    // credential is looked at.
+    lifetime.seconds_in(&app)?;
     match grant_type {
         "password" => {
             let key = LoginKey::username(body.required_str("username")?)
@@ -142,7 +146,9 @@ async fn token(service: &LoginService, req: &Request) -> Result<Answer> {
         "client_credentials" => {
             let client_id = body.required_str("client_id")?;
             let client_secret = body.required_str("client_secret")?;
-            let grant = service.app_token(app, client_id, client_secret, lifetime)?;
+            let grant = service
+                .app_token(&app, client_id, client_secret, lifetime)
+                .await?;
             Ok(Answer::App(AppTokenAnswer {
                 access_token: grant.access_token,
                 expires_in: grant.expires_in,

@@ -82,7 +82,7 @@ async fn login(service: &LoginService, named_by: NamedBy, req: &Request) -> Resu
         .filter(|v| !v.is_empty())
         .ok_or_else(|| Error::bad_request("missing header app_id"))?;
     let app = service.app(app_id).await?;
-    let acting = acting(service.crypto(), req, &app).await?;
+    let acting = acting(service, req, &app).await?;
     let body = JsonFields::from_request(req)?;
     let device_guid = body.optional_str("device_guid")?.map(str::to_owned);
     if let Some(acting) = acting {

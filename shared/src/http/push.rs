@@ -68,7 +68,7 @@ async fn caller(services: &Services, req: &Request) -> Result<(String, i64)> {
         }
         Some(Principal::Admin(claims)) => {
             let app = services.login.app(&claims.app).await?;
-            let acting = acting(crypto, req, &app).await?.ok_or_else(|| {
+            let acting = acting(&services.login, req, &app).await?.ok_or_else(|| {
                 Error::Forbidden("an admin token must name the user with a user_id header".into())
             })?;
             let user_id = acting.user_id.ok_or_else(|| {

@@ -2,17 +2,39 @@
 //! password resets. Each writes through the store traits only.
 
 use crate::auth::password::Password;
+use crate::clock::Clock;
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 use crate::service::Crypto;
-use crate::service::provision::{NewApp, NewUser, build_app, build_user};
-use crate::store::{AdminStore, UserChange};
+use crate::service::provision::{NewApp, NewUser, build_app, build_user, new_client_secret};
+use crate::store::{AdminStore, AppChange, UserChange};
 
 /// Creates an app. Returns the client secret in clear when one was generated: it is
 /// shown once and only its hash is stored.
 pub async fn create_app(store: &dyn AdminStore, new: NewApp) -> Result<(App, Option<String>)> {
     let (app, secret) = build_app(new)?;
     store.create_app(&app).await?;
+    Ok((app, secret))
+}
+
+pub async fn find_app(store: &dyn AdminStore, app_id: &str) -> Result<App> {
+    store
+        .app_by_id(app_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no app {app_id}")))
+}
+
+/// Replaces the app's client secret with a new random one, returned in clear to be
+/// shown once (only its hash is stored), and revokes every app token minted before now.
+pub async fn rotate_client_secret(
+    store: &dyn AdminStore,
+    clock: &dyn Clock,
+    app_id: &str,
+) -> Result<(App, String)> {
+    let (hash, secret) = new_client_secret()?;
+    let app = store
+        .update_app(app_id, &AppChange::ClientSecret { hash }, clock.now_ms())
+        .await?;
     Ok((app, secret))
 }
 

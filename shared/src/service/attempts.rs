@@ -9,6 +9,7 @@
 //! lock that attempts without a proof build up does not stop it. A password change, a
 //! ban or a logout everywhere (`tokens_valid_after`) ends every proof issued before.
 
+use crate::auth::audience::Audience;
 use crate::auth::lockout::{LockState, LockSubject};
 use crate::auth::tokens::{Claims, TokenType, random_id};
 use crate::domain::{App, LoginKey, User};
@@ -73,7 +74,7 @@ pub fn issue_device_proof(crypto: &Crypto, app: &App, user: &User, guid: &str) -
     let tokens = &crypto.tokens;
     tokens.sign(&Claims {
         iss: tokens.issuer().to_owned(),
-        aud: TokenType::DeviceProof.audience().to_owned(),
+        aud: Audience::minted(TokenType::DeviceProof, &app.app_id),
         sub: user.user_id.to_string(),
         app: app.app_id.clone(),
         iat: now,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::auth::audience::Audience;
 use crate::auth::password::Password;
 use crate::auth::refresh::{self, RefreshFamily};
 use crate::auth::tokens::{Actor, Claims, TokenType, random_id};
@@ -24,22 +25,7 @@ const APP_CACHE_TTL: Duration = Duration::from_secs(60);
 
 pub const MAX_DEVICE_GUID_LEN: usize = 128;
 
-/// The `exp` distance given to a "non-expiring" token (`ttl: 0`): a century. Revocation
-/// (`tokens_valid_after`) still ends it.
-pub const NON_EXPIRING_SECS: i64 = 100 * 365 * 86_400;
-
-/// Longest lifetime a caller may ask for with `ttl`: ten years.
-pub const MAX_TTL_SECS: u64 = 10 * 365 * 86_400;
-
-/// How long the minted tokens live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifetime {
-    /// The app's `token_ttl`.
-    AppDefault,
-    Seconds(u64),
-    /// Easemob's `ttl: 0`; only for apps that allow it.
-    NonExpiring,
-}
+pub use super::lifetime::{Lifetime, MAX_TTL_SECS, NON_EXPIRING_SECS};
 
 pub struct LoginRequest {
     pub app: Arc<App>,
@@ -217,19 +203,41 @@ impl LoginService {
 
     /// The app named by seed 000's `app_id` header, from the warm cache when fresh.
     pub async fn app(&self, app_id: &str) -> Result<Arc<App>> {
-        let key = format!("id:{app_id}");
-        if let Some(app) = cached(&self.apps, &key) {
-            metrics::record_app(&app.app_id);
-            return Ok(app);
+        match cached(&self.apps, &format!("id:{app_id}")) {
+            Some(app) => {
+                metrics::record_app(&app.app_id);
+                Ok(app)
+            }
+            None => self.current_app(app_id).await,
         }
+    }
+
+    /// The app as stored now, bypassing (and refreshing) the warm cache: for what a
+    /// rotated client secret must change at once (the client-credentials grant, acting
+    /// with an admin token), at the price of one read.
+    pub async fn current_app(&self, app_id: &str) -> Result<Arc<App>> {
         let app = self
             .store
             .app_by_id(app_id)
             .await?
             .map(Arc::new)
             .ok_or_else(|| Error::UnknownApp(format!("app_id {app_id:?} names no app")))?;
-        remember(&self.apps, key, &app);
+        remember(&self.apps, format!("id:{app_id}"), &app);
+        let by_name = format!("name:{}/{}", app.org_name, app.app_name);
+        remember(&self.apps, by_name, &app);
         metrics::record_app(&app.app_id);
+        Ok(app)
+    }
+
+    /// The app of a verified app (admin) token, refusing a token minted at or before the
+    /// app's last `imauth app rotate-secret`.
+    pub async fn admin_app(&self, admin: &Claims) -> Result<Arc<App>> {
+        let app = self.current_app(&admin.app).await?;
+        if admin.iat_ms <= app.app_tokens_valid_after {
+            return Err(Error::Unauthorized(
+                "invalid token: revoked by a client secret rotation".into(),
+            ));
+        }
         Ok(app)
     }
 
@@ -398,30 +406,35 @@ impl LoginService {
     }
 
     /// Easemob's `client_credentials` grant: the app's admin token. The secret is
-    /// compared against its stored hash in constant time.
-    pub fn app_token(
+    /// compared in constant time against the hash stored now (not a cached copy), so a
+    /// rotated-out secret stops working at once.
+    pub async fn app_token(
         &self,
-        app: Arc<App>,
+        app: &App,
         client_id: &str,
         client_secret: &str,
         lifetime: Lifetime,
     ) -> Result<AppGrant> {
+        let app = self.current_app(&app.app_id).await?;
         let secret_ok = verify_client_secret(client_secret, &app.client_secret_hash);
         if client_id != app.client_id || !secret_ok {
             return Err(Error::Unauthorized(
                 "invalid client_id or client_secret".into(),
             ));
         }
-        let now = self.crypto.clock.now_secs();
-        let (exp, expires_in) = self.crypto.expiry(&app, lifetime, now)?;
+        // Milliseconds, compared with `app_tokens_valid_after`: a token minted in the
+        // same second as, but after, a rotation must be accepted.
+        let now_ms = self.crypto.clock.now_ms();
+        let now = now_ms.div_euclid(1000);
+        let (exp, expires_in) = lifetime.expiry(&app, now)?;
         let tokens = &self.crypto.tokens;
         let access_token = tokens.sign(&Claims {
             iss: tokens.issuer().to_owned(),
-            aud: TokenType::App.audience().to_owned(),
+            aud: Audience::minted(TokenType::App, &app.app_id),
             sub: app.client_id.clone(),
             app: app.app_id.clone(),
             iat: now,
-            iat_ms: now * 1000,
+            iat_ms: now_ms,
             exp,
             sid: random_id::<16>()?,
             typ: TokenType::App,
@@ -487,29 +500,6 @@ fn names_user(key: &LoginKey, user: &User) -> bool {
 }
 
 impl Crypto {
-    /// `(exp, expires_in)` for a lifetime, checked against the app's rules.
-    fn expiry(&self, app: &App, lifetime: Lifetime, now: i64) -> Result<(i64, u64)> {
-        let seconds = match lifetime {
-            Lifetime::AppDefault => app.token_ttl,
-            Lifetime::Seconds(0) | Lifetime::NonExpiring => {
-                if !app.allow_non_expiring {
-                    return Err(Error::bad_request(
-                        "ttl 0 (a token that never expires) is not allowed for this app",
-                    ));
-                }
-                return Ok((now.saturating_add(NON_EXPIRING_SECS), 0));
-            }
-            Lifetime::Seconds(s) if s > MAX_TTL_SECS => {
-                return Err(Error::bad_request(format!(
-                    "ttl must be at most {MAX_TTL_SECS} seconds"
-                )));
-            }
-            Lifetime::Seconds(s) => s,
-        };
-        let exp = now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
-        Ok((exp, seconds))
-    }
-
     /// Mints the access token, the store token, the derived `access_key_secret`, and a
     /// push token bound to `device_guid` when one is given.
     pub fn issue(
@@ -523,12 +513,12 @@ impl Crypto {
         let tokens = &self.tokens;
         let now_ms = self.clock.now_ms();
         let now = now_ms.div_euclid(1000);
-        let (expire, expires_in) = self.expiry(app, lifetime, now)?;
+        let (expire, expires_in) = lifetime.expiry(app, now)?;
         let session_id = tokens.new_session_id()?;
         let (act, grp) = acting.map_or((None, None), |(a, g)| (Some(a), g));
         let claims = |typ: TokenType, dev: Option<&str>| Claims {
             iss: tokens.issuer().to_owned(),
-            aud: typ.audience().to_owned(),
+            aud: Audience::minted(typ, &app.app_id),
             sub: subject.sub(),
             app: app.app_id.clone(),
             iat: now,

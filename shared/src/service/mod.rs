@@ -5,6 +5,7 @@ pub mod admin;
 pub mod attempts;
 pub mod audit;
 pub mod hashing;
+pub mod lifetime;
 pub mod login;
 pub mod provision;
 pub mod push;

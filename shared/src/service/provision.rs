@@ -8,9 +8,11 @@ use crate::auth::password::{Password, PasswordHasher};
 use crate::auth::tokens::random_id;
 use crate::clock::Clock;
 use crate::domain::{
-    App, DEFAULT_TOKEN_TTL_SECS, User, normalize_email, normalize_phone, normalize_username,
+    App, DEFAULT_MAX_TOKEN_TTL_SECS, DEFAULT_TOKEN_TTL_SECS, User, normalize_email,
+    normalize_phone, normalize_username,
 };
 use crate::error::{Error, Result};
+use crate::service::lifetime::MAX_TTL_SECS;
 
 /// Longest token lifetime an app may default to: one year.
 pub const MAX_TOKEN_TTL_SECS: u64 = 365 * 86_400;
@@ -27,6 +29,8 @@ pub struct NewApp {
     pub encrypt_type: Option<i32>,
     pub public_key: Option<String>,
     pub token_ttl: Option<u64>,
+    /// Cap on a client-chosen `ttl` (default [`DEFAULT_MAX_TOKEN_TTL_SECS`]).
+    pub max_token_ttl: Option<u64>,
     pub allow_non_expiring: Option<bool>,
     pub bundle_id: Option<String>,
 }
@@ -69,6 +73,12 @@ fn validate_name(field: &str, value: &str) -> Result<()> {
     }
 }
 
+/// A new random client secret: `(hash to store, secret to show once)`.
+pub fn new_client_secret() -> Result<(String, String)> {
+    let secret = random_id::<32>()?;
+    Ok((hash_client_secret(&secret), secret))
+}
+
 /// Builds the app record. Returns the client secret in clear when one was generated,
 /// so the caller can show it once; only its hash is kept.
 pub fn build_app(new: NewApp) -> Result<(App, Option<String>)> {
@@ -81,6 +91,14 @@ pub fn build_app(new: NewApp) -> Result<(App, Option<String>)> {
     if token_ttl == 0 || token_ttl > MAX_TOKEN_TTL_SECS {
         return Err(Error::bad_request(format!(
             "token_ttl must be 1 to {MAX_TOKEN_TTL_SECS} seconds"
+        )));
+    }
+    let max_token_ttl = new
+        .max_token_ttl
+        .unwrap_or(DEFAULT_MAX_TOKEN_TTL_SECS.max(token_ttl));
+    if !(token_ttl..=MAX_TTL_SECS).contains(&max_token_ttl) {
+        return Err(Error::bad_request(format!(
+            "max_token_ttl must be from token_ttl ({token_ttl}) to {MAX_TTL_SECS} seconds"
         )));
     }
     let encrypt_type = new.encrypt_type.unwrap_or(0);
@@ -102,8 +120,8 @@ pub fn build_app(new: NewApp) -> Result<(App, Option<String>)> {
         }
         Some(secret) => (hash_client_secret(&secret), None),
         None => {
-            let secret = random_id::<32>()?;
-            (hash_client_secret(&secret), Some(secret))
+            let (hash, secret) = new_client_secret()?;
+            (hash, Some(secret))
         }
     };
     let app = App {
@@ -117,6 +135,9 @@ pub fn build_app(new: NewApp) -> Result<(App, Option<String>)> {
         client_id,
         client_secret_hash: secret_hash,
         bundle_id: new.bundle_id.unwrap_or_default(),
+        max_token_ttl,
+        app_tokens_valid_after: 0,
+        revision: 0,
     };
     Ok((app, generated))
 }

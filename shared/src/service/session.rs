@@ -158,8 +158,11 @@ impl SessionService {
         Ok((claims, user))
     }
 
-    /// The user a verified access token names, if the token is not revoked.
+    /// The user a verified access token names, if the token is not revoked. A token an
+    /// admin minted by acting (`act`) is also revoked by the app's client secret rotation,
+    /// like the admin token that minted it.
     pub async fn token_user(&self, claims: &Claims) -> Result<User> {
+        let revoked = || Error::Unauthorized("the token has been revoked".into());
         let user_id: i64 = claims
             .sub
             .parse()
@@ -169,7 +172,17 @@ impl SessionService {
             .find_user(&claims.app, &LoginKey::UserId(user_id))
             .await?
             .filter(|u| u.activated && claims.iat_ms > u.tokens_valid_after)
-            .ok_or_else(|| Error::Unauthorized("the token has been revoked".into()))?;
+            .ok_or_else(revoked)?;
+        if claims.act.is_some() {
+            let app = self
+                .store
+                .app_by_id(&claims.app)
+                .await?
+                .ok_or_else(revoked)?;
+            if claims.iat_ms <= app.app_tokens_valid_after {
+                return Err(revoked());
+            }
+        }
         Ok(user)
     }
 

@@ -8,8 +8,8 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 
 use super::{
-    AppAdmin, AppDirectory, CredentialLookup, DeviceStore, LockoutStore, PasswordRehash, PushStore,
-    RefreshStore, Rotation, UserAdmin, UserChange, secondary_keys,
+    AppAdmin, AppChange, AppDirectory, CredentialLookup, DeviceStore, LockoutStore, PasswordRehash,
+    PushStore, RefreshStore, Rotation, UserAdmin, UserChange, secondary_keys,
 };
 use crate::auth::lockout::{LockState, LockSubject};
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
@@ -150,6 +150,17 @@ impl AppAdmin for EmbeddedStore {
         tables.app_names.insert(name, app.app_id.clone());
         tables.apps.insert(app.app_id.clone(), app.clone());
         Ok(())
+    }
+
+    async fn update_app(&self, app_id: &str, change: &AppChange, now_ms: i64) -> Result<App> {
+        let mut tables = self.write()?;
+        // One record answers both names here, so both "copies" change together.
+        let app = tables
+            .apps
+            .get_mut(app_id)
+            .ok_or_else(|| Error::NotFound(format!("no app {app_id}")))?;
+        *app = change.apply(app, now_ms);
+        Ok(app.clone())
     }
 }
 

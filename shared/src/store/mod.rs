@@ -47,6 +47,39 @@ pub trait PasswordRehash: Send + Sync {
 pub trait AppAdmin: Send + Sync {
     /// Fails with `Conflict` when the app id or the org/app name pair is taken.
     async fn create_app(&self, app: &App) -> Result<()>;
+    /// Applies `change` to both copies of the app (by id and by org/app name) at once
+    /// and returns the new app. `NotFound` for an unknown app.
+    async fn update_app(&self, app_id: &str, change: &AppChange, now_ms: i64) -> Result<App>;
+}
+
+/// A change to an app. Both stores apply it with [`AppChange::apply`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum AppChange {
+    /// A new client secret (its hash): every app token minted before now stops working.
+    ClientSecret { hash: String },
+}
+
+impl std::fmt::Debug for AppChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClientSecret { .. } => f.write_str("ClientSecret"),
+        }
+    }
+}
+
+impl AppChange {
+    /// The app after the change, at `now_ms`.
+    pub fn apply(&self, app: &App, now_ms: i64) -> App {
+        let mut next = app.clone();
+        match self {
+            Self::ClientSecret { hash } => {
+                next.client_secret_hash = hash.clone();
+                next.app_tokens_valid_after = app.app_tokens_valid_after.max(now_ms);
+            }
+        }
+        next.revision = app.revision + 1;
+        next
+    }
 }
 
 /// A change to a user. Both stores apply it with [`UserChange::apply`] and write every

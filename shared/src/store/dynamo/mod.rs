@@ -30,6 +30,7 @@
 //! items carry `expires_at` (the table's TTL attribute); reads treat an item past it as
 //! gone, since DynamoDB deletes expired items only eventually.
 
+mod apps;
 mod lockout;
 pub mod table;
 
@@ -48,8 +49,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AppAdmin, AppDirectory, CredentialLookup, DeviceStore, PasswordRehash, PushStore, RefreshStore,
-    Rotation, UserAdmin, UserChange, secondary_keys,
+    AppAdmin, AppChange, AppDirectory, CredentialLookup, DeviceStore, PasswordRehash, PushStore,
+    RefreshStore, Rotation, UserAdmin, UserChange, secondary_keys,
 };
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
 use crate::domain::{App, LoginKey, PushKey, PushKind, PushRegistration, User};
@@ -426,6 +427,10 @@ impl AppAdmin for DynamoStore {
             ),
         ])
         .await
+    }
+
+    async fn update_app(&self, app_id: &str, change: &AppChange, now_ms: i64) -> Result<App> {
+        self.change_app(app_id, change, now_ms).await
     }
 }
 
