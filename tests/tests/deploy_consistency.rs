@@ -621,3 +621,150 @@ fn deploy_files_exist() {
     assert!(!function_crates().is_empty());
     assert!(!event_routes().is_empty());
 }
+
+/// `(namespace, metric name, dimension names)` of every metric an alarm reads, in both
+/// forms: a single metric, or metric-math queries with `MetricStat`.
+fn alarm_metrics(alarm: &Yaml) -> Vec<(String, String, Vec<String>)> {
+    let props = &alarm["Properties"];
+    let described = |metric: &Yaml| {
+        let dimensions = metric["Dimensions"]
+            .as_sequence()
+            .map(|d| {
+                d.iter()
+                    .filter_map(|d| text(&d["Name"]).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (
+            text(&metric["Namespace"]).unwrap_or_default().to_owned(),
+            text(&metric["MetricName"]).unwrap_or_default().to_owned(),
+            dimensions,
+        )
+    };
+    let mut metrics: Vec<_> = props["Metrics"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter(|query| !query["MetricStat"].is_null())
+        .map(|query| described(&query["MetricStat"]["Metric"]))
+        .collect();
+    if !props["MetricName"].is_null() {
+        metrics.push(described(props));
+    }
+    metrics
+}
+
+/// Issue 15: an alarm or a dashboard graph on a metric the code does not emit (a renamed
+/// metric, a dimension set we never write) would watch nothing and never fire.
+#[test]
+fn alarms_and_the_dashboard_watch_metrics_the_code_emits() {
+    use shared::metrics::{NAMESPACE, metric_names};
+    let template = yaml("template.yaml");
+    let emitted = metric_names();
+    let mut report = String::new();
+    let mut ours = 0;
+    let alarms: Vec<_> = resources(&template)
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .collect();
+    for (id, alarm) in &alarms {
+        let metrics = alarm_metrics(alarm);
+        assert!(!metrics.is_empty(), "{id} reads no metric");
+        for (namespace, name, dimensions) in metrics.into_iter().filter(|m| m.0 == NAMESPACE) {
+            ours += 1;
+            if !emitted.contains(&name.as_str()) {
+                let _ = writeln!(report, "  {id}: metric {name} is not emitted by the code");
+            }
+            if dimensions != ["Service"] {
+                let _ = writeln!(
+                    report,
+                    "  {id}: {namespace}/{name} by {dimensions:?}, a dimension set the code does not write"
+                );
+            }
+        }
+    }
+    assert!(
+        ours >= 3,
+        "the login alarms read our metrics ({ours} found)"
+    );
+    // Errors and throttles of every function are watched.
+    let functions: BTreeSet<&str> = resources(&template)
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, _)| id)
+        .collect();
+    for lambda_metric in ["Errors", "Throttles"] {
+        let watched: BTreeSet<String> = alarms
+            .iter()
+            .flat_map(|(_, alarm)| {
+                alarm["Properties"]["Metrics"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+            })
+            .filter(|q| text(&q["MetricStat"]["Metric"]["MetricName"]) == Some(lambda_metric))
+            .filter_map(|q| {
+                text(&q["MetricStat"]["Metric"]["Dimensions"][0]["Value"]).map(str::to_owned)
+            })
+            .collect();
+        let unwatched: Vec<_> = functions
+            .iter()
+            .filter(|f| !watched.contains(**f))
+            .collect();
+        assert!(
+            unwatched.is_empty(),
+            "no {lambda_metric} alarm for {unwatched:?}"
+        );
+    }
+    // The dashboard: valid JSON once substituted, and every graph of ours names a metric we emit.
+    let (_, dashboard) = resources(&template)
+        .find(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Dashboard"))
+        .expect("an operations dashboard");
+    let body = text(&dashboard["Properties"]["DashboardBody"]).expect("a DashboardBody string");
+    let mut substituted = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("${") {
+        let end = start + rest[start..].find('}').expect("closed ${...}");
+        substituted.push_str(&rest[..start]);
+        substituted.push_str("SUBSTITUTED");
+        rest = &rest[end + 1..];
+    }
+    substituted.push_str(rest);
+    let body: Json = serde_json::from_str(&substituted)
+        .unwrap_or_else(|e| panic!("DashboardBody is not JSON after substitution: {e}"));
+    let mut graphed = Vec::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        for line in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let line = line.as_array().expect("a metric line is an array");
+            if line.first().and_then(Json::as_str) == Some(NAMESPACE) {
+                graphed.push(line[1].as_str().unwrap_or_default().to_owned());
+            }
+            let expression = line.iter().find_map(|item| item["expression"].as_str());
+            if let Some(search) = expression.filter(|e| e.contains(&format!("{{{NAMESPACE},"))) {
+                let name = search
+                    .split("MetricName=\"")
+                    .nth(1)
+                    .and_then(|s| s.split('"').next());
+                graphed.push(name.unwrap_or_default().to_owned());
+            }
+        }
+    }
+    assert!(
+        graphed.len() >= 6,
+        "the dashboard graphs our metrics: {graphed:?}"
+    );
+    for name in graphed {
+        if !emitted.contains(&name.as_str()) {
+            let _ = writeln!(
+                report,
+                "  OperationsDashboard: metric {name} is not emitted by the code"
+            );
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "alarms or dashboard on metrics the code does not emit:\n{report}"
+    );
+}
