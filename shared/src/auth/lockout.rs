@@ -6,8 +6,10 @@
 //! - every wrong password is counted by an atomic increment in the store *before* it is
 //!   answered, including while the account is locked (a sustained attack keeps the lock
 //!   in force; the owner's devices get past it with a device proof);
-//! - a right password is answered only after a strongly consistent read of the counter
-//!   *after* the password was verified, so the lock in force at that moment decides.
+//! - a right password is answered only after the counter is read *after* the password
+//!   was verified (atomically, by a write that changes nothing the decision depends on,
+//!   so it costs what a counted failure costs), so the lock in force at that moment
+//!   decides.
 //!
 //! Decisions about one counter are serialized by the store, so of a burst on a fresh
 //! account at most [`FREE_FAILURES`] attempts (in the order the store applies them) can
@@ -52,6 +54,7 @@ impl LockSubject {
 
 /// A counter as stored: the failures of the current run and when the last one happened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LockState {
     pub failures: u32,
     /// Unix ms of the last failure; 0 if never.

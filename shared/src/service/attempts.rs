@@ -90,14 +90,16 @@ pub fn issue_device_proof(crypto: &Crypto, app: &App, user: &User, guid: &str) -
 
 /// A right password: answered only if, read after the password was verified, the
 /// subject is not locked. The read is the moment of decision: every failure counted
-/// before it is seen. On success the count restarts (unless a failure was counted
+/// before it is seen. It is made with a write (`observe_lock`) so that a right password
+/// refused by a lock costs exactly what a wrong one does: otherwise its time would tell
+/// an attacker hammering a locked account which guess was right. On success the count restarts (unless a failure was counted
 /// after the read; that one stays).
 pub async fn admit_right_password(
     store: &dyn LockoutStore,
     subject: &LockSubject,
     now_ms: i64,
 ) -> Result<()> {
-    let state: LockState = store.lock_state(subject).await?;
+    let state: LockState = store.observe_lock(subject, now_ms).await?;
     if state.locked_until(now_ms).is_some() {
         return Err(Error::Locked);
     }

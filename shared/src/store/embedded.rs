@@ -222,6 +222,10 @@ impl LockoutStore for EmbeddedStore {
         Ok(self.read()?.locks.get(subject).copied().unwrap_or_default())
     }
 
+    async fn observe_lock(&self, subject: &LockSubject, _now_ms: i64) -> Result<LockState> {
+        self.lock_state(subject).await
+    }
+
     async fn clear_failures(&self, subject: &LockSubject, seen: &LockState) -> Result<bool> {
         let mut tables = self.write()?;
         match tables.locks.get_mut(subject) {

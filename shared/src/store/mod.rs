@@ -187,6 +187,10 @@ pub trait LockoutStore: Send + Sync {
     async fn count_failure(&self, subject: &LockSubject, now_ms: i64) -> Result<LockState>;
     /// The counter as it is now (a strongly consistent read); default when none.
     async fn lock_state(&self, subject: &LockSubject) -> Result<LockState>;
+    /// The counter as it is now, read *with a write* that changes nothing a decision
+    /// depends on: a right password then costs the store what a wrong one does (one
+    /// write), so its time tells nothing, even while the account is locked.
+    async fn observe_lock(&self, subject: &LockSubject, now_ms: i64) -> Result<LockState>;
     /// A success: the count goes back to zero, but only if it is still `seen`, so a
     /// failure counted in between is never wiped. `Ok(false)` when it was not.
     async fn clear_failures(&self, subject: &LockSubject, seen: &LockState) -> Result<bool>;

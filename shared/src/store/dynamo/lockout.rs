@@ -64,6 +64,20 @@ impl DynamoStore {
         condition: &str,
         now_ms: i64,
     ) -> Result<Conditional<LockState>> {
+        // DynamoDB refuses placeholders an expression does not use: pass only those used.
+        let used =
+            |placeholder: &str| update.contains(placeholder) || condition.contains(placeholder);
+        let mut placeholders = values([
+            (":zero", n(0)),
+            (":one", n(1)),
+            (":now", n(now_ms)),
+            (":cutoff", n(now_ms.saturating_sub(MAX_LOCK_MS))),
+            (":ttl", n(expires_at(now_ms))),
+        ]);
+        placeholders.retain(|name, _| used(name));
+        let names = used("#ttl").then(|| {
+            std::collections::HashMap::from([("#ttl".to_owned(), table::TTL_ATTRIBUTE.to_owned())])
+        });
         let outcome = self
             .client
             .update_item()
@@ -71,14 +85,8 @@ impl DynamoStore {
             .set_key(Some(key(lock_pk(subject), LOCK_SK)))
             .update_expression(update)
             .condition_expression(condition)
-            .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
-            .set_expression_attribute_values(Some(values([
-                (":zero", n(0)),
-                (":one", n(1)),
-                (":now", n(now_ms)),
-                (":cutoff", n(now_ms.saturating_sub(MAX_LOCK_MS))),
-                (":ttl", n(expires_at(now_ms))),
-            ])))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(Some(placeholders))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -144,6 +152,23 @@ impl LockoutStore for DynamoStore {
             .map(from_item)
             .transpose()
             .map(Option::unwrap_or_default)
+    }
+
+    async fn observe_lock(&self, subject: &LockSubject, now_ms: i64) -> Result<LockState> {
+        // One UpdateItem like a counted failure's, so both cost the same; it stamps
+        // `checked_ms` (read by nothing) on an existing counter and creates none.
+        match self
+            .update_lock(
+                subject,
+                "SET checked_ms = :now",
+                "attribute_exists(pk)",
+                now_ms,
+            )
+            .await?
+        {
+            Conditional::Applied(state) => Ok(state),
+            Conditional::ConditionFailed => Ok(LockState::default()),
+        }
     }
 
     async fn clear_failures(&self, subject: &LockSubject, seen: &LockState) -> Result<bool> {
