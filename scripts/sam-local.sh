@@ -44,7 +44,22 @@ if [[ -z ${IMAUTH_SAM_LOCAL_DYNAMODB:-} ]]; then
   IMAUTH_SAM_LOCAL_DYNAMODB=1 exec scripts/dynamodb-local.sh run -- "$0" "$@"
 fi
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# step NAME: a heading; the time since the previous step is booked to that one, and the
+# list is printed at the end (where the time goes).
+phases=()
+phase_name=""
+phase_start=$(date +%s)
+book() {
+  if [[ -n $phase_name ]]; then
+    phases+=("$(printf '%4d s  %s' $(($(date +%s) - phase_start)) "$phase_name")")
+  fi
+}
+step() {
+  book
+  phase_name=$*
+  phase_start=$(date +%s)
+  printf '\n==> %s\n' "$*" >&2
+}
 die() { echo "sam-local: error: $*" >&2; exit 1; }
 
 build=1
@@ -68,8 +83,11 @@ dockerd_pid=""
 secrets_pid=""
 api_pid=""
 cleanup() {
-  local status=$?
+  local status=$? stop_start
   set +e
+  stop_start=$(date +%s)
+  book
+  phase_name=""
   [[ -n $api_pid ]] && kill -TERM -- "-$api_pid" 2>/dev/null && wait "$api_pid" 2>/dev/null
   if docker info >/dev/null 2>&1; then
     # What SAM left behind: containers of the invoke image (start-api's, if interrupted).
@@ -81,6 +99,11 @@ cleanup() {
     echo "sam-local: dockerd stopped" >&2
   fi
   rm -rf "$WORK"
+  book
+  phase_name="stopping what was started"
+  phase_start=$stop_start
+  book
+  printf 'sam-local: %s\n' "${phases[@]}" >&2
   echo "sam-local: $(($(date +%s) - started)) s in all, exit $status" >&2
   exit "$status"
 }
@@ -94,8 +117,9 @@ command -v dockerd >/dev/null || missing+=(docker.io)
 [[ -x /usr/bin/qemu-aarch64-static ]] || missing+=(qemu-user-static)
 if ((${#missing[@]})); then
   [[ $(id -u) == 0 ]] || die "needs ${missing[*]}; run as root (apt-get) or install them"
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-    die "apt-get install ${missing[*]} failed"
+  echo "apt-get install ${missing[*]}" >&2
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+    >"$WORK/apt.log" 2>&1 || { tail -n 20 "$WORK/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
 fi
 if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
@@ -132,7 +156,7 @@ if [[ ! -x $rootfs/bin/busybox ]]; then
   dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
   apt-get update -qq
   rm -rf "$SAM_CACHE" && mkdir -p "$SAM_CACHE/debs" "$rootfs.tmp"
-  (cd "$SAM_CACHE/debs" && apt-get download libc6:arm64 libgcc-s1:arm64 busybox-static:arm64 2>/dev/null)
+  (cd "$SAM_CACHE/debs" && apt-get download -qq libc6:arm64 libgcc-s1:arm64 busybox-static:arm64 2>/dev/null)
   for deb in "$SAM_CACHE"/debs/*.deb; do dpkg-deb -x "$deb" "$rootfs.tmp"; done
   rm -rf "$rootfs.tmp/usr/share"
   # The shell and tools SAM's image build runs (mv, chmod), and a few for debugging.
@@ -207,7 +231,8 @@ print(value)' "$WORK/answer.json" "$1"
 }
 # with_tokens EVENT: the event with ACCESS_TOKEN and REFRESH_TOKEN replaced.
 with_tokens() {
-  local out=$WORK/${1//\//-}
+  local out=$WORK/$1
+  mkdir -p "$(dirname "$out")"
   sed -e "s|ACCESS_TOKEN|$access_token|g" -e "s|REFRESH_TOKEN|$refresh_token|g" "$1" >"$out"
   echo "$out"
 }
@@ -215,10 +240,15 @@ with_tokens() {
 step "sam local invoke, every function"
 invoke TokenIdFunction events/token-id/ok.json 200
 invoke TokenIdFunction events/token-id/wrong-password.json 401
+invoke TokenIdFunction events/token-id/unknown-user.json 401
+invoke TokenIdFunction events/token-id/get.json 405
+invoke TokenLoginFunction events/token-login/ok-phone.json 200
 invoke TokenLoginFunction events/token-login/ok-email.json 200
 access_token=$(field data.token)
 refresh_token=$(field data.refresh_token)
+invoke TokenLoginFunction events/token-login/unknown-user.json 401
 invoke TokenUserFunction events/token-user/ok.json 200
+invoke TokenUserFunction events/token-user/wrong-password.json 401
 invoke AppTokenFunction events/app-token/password-default-ttl.json 200
 invoke PushTokenFunction "$(with_tokens events/push-token/register-ring.json)" 200
 invoke PushTokenFunction "$(with_tokens events/push-token/list-ring.json)" 200
