@@ -21,9 +21,9 @@
 #   Everything started here is stopped on exit, also on failure: containers, dockerd (if
 #   started here), the Secrets Manager, DynamoDB Local (by `dynamodb-local.sh run`).
 #
-# Nothing leaves the machine: containers share the host's network and reach only
-# loopback endpoints (scripts/sam-local/sam_on_host_network.py), SAM's own STS call goes
-# to a dead loopback port, and the containers have no DNS configuration.
+# Nothing leaves the machine: the functions are given loopback endpoints only (their
+# containers share the host's network: scripts/sam-local/sam_on_host_network.py), SAM's
+# own STS call goes to a dead loopback port, and no image is pulled.
 #
 # Needs root and apt (or Docker, qemu-user-static and binfmt_misc already set up); fails,
 # saying why, where Docker cannot start: there is no silent skip.
