@@ -10,7 +10,15 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# Each step's heading, and how long the one before it took (where the time goes).
+test_started=$(date +%s)
+step_started=""
+step() {
+  [[ -z $step_started ]] || printf '    (%ss)\n' "$(($(date +%s) - step_started))" >&2
+  step_started=$(date +%s)
+  printf '\n==> %s\n' "$*" >&2
+}
+trap 'printf "\ntest.sh: %ss in all\n" "$(($(date +%s) - test_started))" >&2' EXIT
 
 # One cache per machine, outside the clone, so a fresh clone on a machine that ran this
 # before reuses DynamoDB Local, the tool virtualenv and the compiled dependencies. A new
