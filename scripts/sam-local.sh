@@ -36,12 +36,21 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
+die() { echo "sam-local: error: $*" >&2; exit 1; }
+
+build=1
+case ${1:-} in
+  --no-build) build=0 ;;
+  "") ;;
+  *) die "unknown argument $1 (usage: scripts/sam-local.sh [--no-build])" ;;
+esac
+
 # DynamoDB Local: a private instance for this run (`dynamodb-local.sh run` starts it on a
 # free port, exports AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION and dummy credentials, and
 # stops it when this script ends), so an instance someone else started is never touched.
 if [[ -z ${IMAUTH_SAM_LOCAL_DYNAMODB:-} ]]; then
   scripts/dynamodb-local.sh install
-  IMAUTH_SAM_LOCAL_DYNAMODB=1 exec scripts/dynamodb-local.sh run -- "$0" "$@"
+  IMAUTH_SAM_LOCAL_DYNAMODB=1 exec scripts/dynamodb-local.sh run -- "$PWD/scripts/sam-local.sh" "$@"
 fi
 
 # step NAME: a heading; the time since the previous step is booked to that one, and the
@@ -60,14 +69,6 @@ step() {
   phase_start=$(date +%s)
   printf '\n==> %s\n' "$*" >&2
 }
-die() { echo "sam-local: error: $*" >&2; exit 1; }
-
-build=1
-case ${1:-} in
-  --no-build) build=0 ;;
-  "") ;;
-  *) die "unknown argument $1 (usage: scripts/sam-local.sh [--no-build])" ;;
-esac
 
 CACHE=${IMAUTH_CACHE:-$ROOT/.cache}
 SAM_CACHE=$CACHE/sam-local
