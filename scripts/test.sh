@@ -4,12 +4,21 @@
 # Installs what it needs (cargo-nextest, Java + DynamoDB Local), checks formatting and
 # lints, builds every binary (the Runtime-API tests drive the built function binaries),
 # starts DynamoDB Local on a free loopback port for the run and stops it afterwards
-# (also on failure), runs every test, and smoke-runs the benchmarks (one pass each; the
-# timing runs are `cargo bench`, see BENCHMARKS.md).
+# (also on failure), runs every test, smoke-runs the benchmarks (one pass each; the
+# timing runs are `cargo bench`, see BENCHMARKS.md), checks the deploy path and runs the
+# functions under `sam local` (scripts/sam-local.sh: needs root and apt, or Docker).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# Each step's heading, and how long the one before it took (where the time goes).
+test_started=$(date +%s)
+step_started=""
+step() {
+  [[ -z $step_started ]] || printf '    (%ss)\n' "$(($(date +%s) - step_started))" >&2
+  step_started=$(date +%s)
+  printf '\n==> %s\n' "$*" >&2
+}
+trap 'printf "\ntest.sh: %ss in all\n" "$(($(date +%s) - test_started))" >&2' EXIT
 
 # One cache per machine, outside the clone, so a fresh clone on a machine that ran this
 # before reuses DynamoDB Local, the tool virtualenv and the compiled dependencies. A new
@@ -48,4 +57,10 @@ scripts/dynamodb-local.sh run -- scripts/size-and-memory.sh --quick --no-build
 "$CARGO_TARGET_DIR/debug/spike" --quick --bin-dir "$CARGO_TARGET_DIR/debug"
 scripts/dynamodb-local.sh run -- "$CARGO_TARGET_DIR/debug/login-timing" --quick
 
-step "deploy path: SAM validate/lint, cfn-lint, OpenAPI, sam build (arm64)"; scripts/sam-checks.sh
+# The deploy path with the `ci` profile (the release-profile size check is the separate
+# `IMAUTH_SAM_PROFILE=release scripts/sam-checks.sh`, BENCHMARKS.md), then the built
+# functions under `sam local` against DynamoDB Local (docs/sam-local.md).
+step "deploy path: SAM validate/lint, cfn-lint, OpenAPI, sam build (arm64, ci profile)"
+IMAUTH_SAM_PROFILE=ci scripts/sam-checks.sh
+step "sam local invoke / start-api against DynamoDB Local (Docker, arm64 under qemu)"
+scripts/sam-local.sh --no-build

@@ -45,6 +45,9 @@ pub enum KeysCommand {
     /// Convert a key set of the old layout (one store_secret for every purpose), which
     /// the functions refuse; for a secret, also (re)write the public key secret.
     Upgrade(Location),
+    /// Print the public key set (what NAME-public holds, no secret material) on stdout:
+    /// for local runs of the verify-only functions and for other verifiers.
+    Public(Location),
 }
 
 /// Where the key set lives: exactly one of `--secret-id` and `--file`.
@@ -87,6 +90,12 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Rotate(args) => rotate(args).await,
         KeysCommand::Show(location) => show(location).await,
         KeysCommand::Upgrade(location) => upgrade(location).await,
+        KeysCommand::Public(location) => {
+            let (doc, _) = read(&location).await?;
+            let public = doc.public_key_set().map_err(fail)?;
+            println!("{}", serde_json::to_string(&public)?);
+            Ok(())
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod app;
 mod common;
+mod dev;
 mod import;
 mod keys;
 mod serve;
@@ -54,6 +55,9 @@ enum Command {
     /// The token signing key set, in Secrets Manager or a local file.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Development stand-ins for AWS services (local runs, `sam local`).
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
 }
 
 #[tokio::main]
@@ -83,6 +87,7 @@ async fn main() -> ExitCode {
         Command::User(command) => user::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import::run(args).await,
         Command::Keys(command) => keys::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Dev(command) => dev::run(command).await.map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,

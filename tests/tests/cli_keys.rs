@@ -188,6 +188,14 @@ async fn file_init_creates_a_private_key_set_and_refuses_to_overwrite_it() {
     let shown = imauth(&["keys", "show", "--file", file], None).await.ok();
     summarises(&shown, &doc);
     prints_no_key_material(&shown, &[&doc]);
+
+    // The public half (what `sam local` serves to the verify-only functions): it verifies
+    // the key set's tokens and holds no secret.
+    let public = imauth(&["keys", "public", "--file", file], None).await.ok();
+    prints_no_key_material(&public, &[&doc]);
+    let public: PublicKeySet = serde_json::from_value(public).unwrap();
+    let verifier = TokenKeys::verify_only(&public, "imauth").unwrap();
+    assert!(verifier.verify(&token, TokenType::Access).is_ok());
     let _ = std::fs::remove_file(&path);
 }
 

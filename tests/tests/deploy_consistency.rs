@@ -768,3 +768,63 @@ fn alarms_and_the_dashboard_watch_metrics_the_code_emits() {
         "alarms or dashboard on metrics the code does not emit:\n{report}"
     );
 }
+
+/// What a local run (`sam local`, docs/sam-local.md) sets through `--env-vars`. SAM passes
+/// a function only variables its template declares, so each is declared in `Globals`;
+/// blank, because a deployed function must behave as if it were absent (the code reads a
+/// blank variable as unset).
+const LOCAL_RUN_VARIABLES: [&str; 6] = [
+    "IMAUTH_STORE",
+    "IMAUTH_SEED_FILE",
+    "IMAUTH_KEYS_FILE",
+    "IMAUTH_PASSWORD_POLICY",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+];
+
+fn global_variables(template: &Yaml) -> &serde_norway::Mapping {
+    template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .expect("template.yaml: Globals.Function.Environment.Variables")
+}
+
+#[test]
+fn local_run_variables_are_declared_and_blank() {
+    let template = yaml("template.yaml");
+    let variables = global_variables(&template);
+    let mut report = String::new();
+    for name in LOCAL_RUN_VARIABLES {
+        match variables.get(name) {
+            None => writeln!(report, "{name} is not declared (sam local would drop it)").unwrap(),
+            Some(Yaml::String(value)) if value.is_empty() => {}
+            Some(other) => writeln!(report, "{name} is {other:?}, not \"\"").unwrap(),
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "template.yaml Globals.Function.Environment.Variables:\n{report}"
+    );
+}
+
+#[test]
+fn the_local_env_file_sets_only_declared_variables() {
+    // A variable the template does not declare is silently dropped by sam local.
+    let template = yaml("template.yaml");
+    let declared: BTreeSet<&str> = global_variables(&template)
+        .keys()
+        .filter_map(Yaml::as_str)
+        .collect();
+    let env_file: Json = serde_json::from_str(&read("events/env.local.json")).unwrap();
+    let set: BTreeSet<&str> = env_file["Parameters"]
+        .as_object()
+        .expect("events/env.local.json: Parameters")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(!set.is_empty());
+    let undeclared: Vec<_> = set.difference(&declared).collect();
+    assert!(
+        undeclared.is_empty(),
+        "events/env.local.json sets variables template.yaml does not declare: {undeclared:?}"
+    );
+}
