@@ -73,8 +73,8 @@ fn target_dir() -> Result<PathBuf> {
         });
     }
     let exe = std::env::current_exe().context("locating the running executable")?;
-    // Test executables live in <target>/<profile>/deps/, binaries of this crate (the
-    // bench tools) in <target>/<profile>/.
+    // Test executables live in <target>/<profile>/deps/, workspace binaries (the bench
+    // tools of bench/tools, which use this crate) in <target>/<profile>/.
     let profile_dir = exe.parent().and_then(|dir| {
         if dir
             .file_name()
