@@ -52,8 +52,8 @@ if ((BUILD)); then
   for f in "${FUNCTIONS[@]}" noop-lambda; do pkgs+=(-p "$f"); done
   echo "==> cargo build ${CARGO_PROFILE[*]} ${pkgs[*]}" >&2
   nice cargo build "${CARGO_PROFILE[@]}" "${pkgs[@]}" --quiet
-  echo "==> cargo build -p integration --bin coldstart" >&2
-  nice cargo build -p integration --bin coldstart --quiet
+  echo "==> cargo build -p bench-tools --bin coldstart" >&2
+  nice cargo build -p bench-tools --bin coldstart --quiet
 fi
 
 echo "machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(nproc) cores, $(uname -m); $(date -u +%Y-%m-%dT%H:%MZ)"

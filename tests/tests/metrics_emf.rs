@@ -3,7 +3,7 @@
 //! valid document with the metric it stands for at 1 and the others at 0, bounded
 //! dimensions, and nothing about the user.
 
-use integration::bench::{TempDir, write_key_file};
+use integration::fixtures::{TempDir, write_key_file};
 use integration::{emf, invoke_all, load_event, repo_root, workspace_binary};
 use serde_json::Value;
 

@@ -1,6 +1,6 @@
-//! Push-token registration (seed 003) on both stores: register, re-register, move,
-//! cap eviction, unregister, list, every invalid field and auth failure, and the race
-//! of two users registering one token on DynamoDB Local.
+//! Push-token registration (docs/api.md, "Push tokens") on both stores: register,
+//! re-register, move, cap eviction, unregister, list, every invalid field and auth
+//! failure, and the race of two users registering one token on DynamoDB Local.
 
 use std::sync::Arc;
 

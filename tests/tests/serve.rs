@@ -1,6 +1,6 @@
 //! The README's run command, as a newcomer would use it: `imauth serve --demo` prints a
-//! curl command; running it returns every seed-000 field, and the token verifies with
-//! the public keys the same server publishes.
+//! curl command; running it returns every field of the login answer (docs/api.md), and
+//! the token verifies with the public keys the same server publishes.
 
 use std::net::SocketAddr;
 use std::process::Stdio;

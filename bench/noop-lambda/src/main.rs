@@ -1,6 +1,6 @@
 //! A do-nothing `lambda_http` function built exactly like the imauth functions (same
 //! `lambda_http` features, current-thread tokio, release profile): it answers every
-//! event with `200 {}`. `coldstart` (tests/src/bin/coldstart.rs) compares each function's
+//! event with `200 {}`. `coldstart` (bench/tools/src/bin/coldstart.rs) compares each function's
 //! init and first invocation with this one's.
 
 use lambda_http::{Body, Error, Request, Response, service_fn};

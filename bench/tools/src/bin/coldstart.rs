@@ -14,7 +14,7 @@
 //! ```sh
 //! cargo build --release -p token-id -p token-login -p token-user -p app-token \
 //!     -p token-refresh -p push-token -p jwks -p noop-lambda
-//! cargo build -p integration --bin coldstart
+//! cargo build -p bench-tools --bin coldstart
 //! scripts/dynamodb-local.sh run -- target/debug/coldstart --runs 20
 //! target/debug/coldstart --quick --bin-dir target/debug --store embedded   # CI smoke
 //! ```
@@ -36,10 +36,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use integration::bench::{
-    Flags, InstantDynamo, Summary, TempDir, default_seed_file, get_event, machine, ms,
-    proc_status_kib, seeded_dynamo_table, with_body_field, with_header, write_key_file,
+use bench_tools::{
+    Flags, InstantDynamo, Summary, default_seed_file, get_event, machine, ms, proc_status_kib,
+    seeded_dynamo_table, with_body_field, with_header,
 };
+use integration::fixtures::{TempDir, write_key_file};
 use integration::secrets::FakeSecretsManager;
 use integration::{ApiResponse, FunctionProcess, bin_dir_override, load_event, repo_root};
 use serde_json::Value;

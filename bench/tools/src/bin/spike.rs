@@ -7,7 +7,7 @@
 //! CPU per login, and its threads and peak memory afterwards.
 //!
 //! ```sh
-//! cargo build --release -p imauth && cargo build -p integration --bin spike
+//! cargo build --release -p imauth && cargo build -p bench-tools --bin spike
 //! target/debug/spike --logins 500                 # starts target/release/imauth serve
 //! target/debug/spike --url http://127.0.0.1:3000  # or targets a server already running
 //! target/debug/spike --quick --bin-dir target/debug   # CI smoke
@@ -28,9 +28,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
+use bench_tools::{Flags, Summary, default_seed_file, machine, ms};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
-use integration::bench::{Flags, Summary, TempDir, default_seed_file, machine, ms};
+use integration::fixtures::TempDir;
 use integration::{bin_dir_override, repo_root};
 use shared::auth::password::{Password, PasswordHasher};
 use shared::config::parse_password_policy;
@@ -160,7 +161,7 @@ async fn main() -> Result<()> {
             .ok()
             .map(Iterator::count)
     });
-    let server_hwm = server_pid.and_then(|pid| integration::bench::proc_status_kib(pid, "VmHWM"));
+    let server_hwm = server_pid.and_then(|pid| bench_tools::proc_status_kib(pid, "VmHWM"));
     let argon2_time = match argon2_override {
         Some(ms) => Duration::from_secs_f64(ms / 1e3),
         None => {
@@ -376,11 +377,11 @@ fn argon2_samples(
     hasher.verify(&password, &phc)?;
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let t = integration::bench::thread_cpu_time();
+        let t = bench_tools::thread_cpu_time();
         if !hasher.verify(&password, &phc)? {
             bail!("argon2 verify failed");
         }
-        samples.push(integration::bench::thread_cpu_time() - t);
+        samples.push(bench_tools::thread_cpu_time() - t);
     }
     Ok(samples)
 }

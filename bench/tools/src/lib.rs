@@ -1,6 +1,8 @@
-//! Helpers shared by the performance tools in `src/bin/` (`coldstart`, `spike`): summary
-//! statistics, `/proc` memory readings, a DynamoDB Local table filled from a seed file,
-//! a signing-key file, and a tiny flag parser. See BENCHMARKS.md for how they are run.
+//! The performance tools of BENCHMARKS.md (`coldstart`, `spike`, `login-timing` in
+//! `src/bin/`) and what only they use: summary statistics, `/proc` memory readings, a
+//! DynamoDB Local table filled from a seed file, a stand-in DynamoDB endpoint and a tiny
+//! flag parser. They drive the function binaries through the integration crate's
+//! Runtime-API harness. See BENCHMARKS.md for how they are run.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,14 +10,13 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 use shared::auth::password::{PasswordHasher, PasswordPolicy};
-use shared::auth::tokens::KeySetDocument;
 use shared::clock::SystemClock;
 use shared::service::provision::{build_app, build_user};
 use shared::service::seed::SeedFile;
 use shared::store::dynamo::table::create_table;
 use shared::store::{AppAdmin as _, DynamoStore, UserAdmin as _};
 
-use crate::repo_root;
+use integration::repo_root;
 
 /// Median, p90, p99, min and max of a set of durations.
 #[derive(Debug, Clone, Copy)]
@@ -79,43 +80,14 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     })
 }
 
-/// A fresh signing key set written to `dir/keys.json`, as `IMAUTH_KEYS_FILE` reads it.
-pub fn write_key_file(dir: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let doc = KeySetDocument::generate(1).context("generating a key set")?;
-    let path = dir.join("keys.json");
-    std::fs::write(&path, serde_json::to_vec(&doc)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
-}
-
-/// A directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!(
-            "imauth-{tag}-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A new table in the DynamoDB Local named by `AWS_ENDPOINT_URL_DYNAMODB`, holding the
 /// apps and users of `seed_file` with passwords hashed under `policy`. Returns the table
 /// name.
 pub async fn seeded_dynamo_table(seed_file: &Path, policy: PasswordPolicy) -> Result<String> {
-    let endpoint = crate::dynamo::endpoint()?;
-    let client = crate::dynamo::client_for(&endpoint, &crate::dynamo::RequestLog::default()).await;
+    let endpoint = integration::dynamo::endpoint()?;
+    let client =
+        integration::dynamo::client_for(&endpoint, &integration::dynamo::RequestLog::default())
+            .await;
     let table = format!("imauth-bench-{}", uuid::Uuid::new_v4().simple());
     create_table(&client, &table)
         .await

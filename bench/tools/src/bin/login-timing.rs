@@ -9,7 +9,7 @@
 //! order, so drift of the machine or of DynamoDB Local hits all of them alike.
 //!
 //! ```sh
-//! cargo build --release -p integration --bin login-timing
+//! cargo build --release -p bench-tools --bin login-timing
 //! scripts/dynamodb-local.sh run -- target/release/login-timing --samples 60
 //! scripts/dynamodb-local.sh run -- target/debug/login-timing --quick   # smoke, no claims
 //! ```
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
-use integration::bench::{Flags, Summary, machine, ms};
+use bench_tools::{Flags, Summary, machine, ms};
 use integration::dynamo::{RequestLog, client_for, endpoint};
 use serde_json::{Value, json};
 use shared::auth::password::PasswordHasher;
