@@ -4,7 +4,45 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use shared::auth::password::PasswordHasher;
 use shared::auth::tokens::KeySetDocument;
+use shared::clock::SystemClock;
+use shared::service::provision::{NewApp, NewUser, build_app, build_user};
+use shared::store::{AppAdmin, UserAdmin};
+
+/// Alice's password in [`provision_alice`].
+pub const ALICE_PASSWORD: &str = "alice-password";
+
+/// The demo app (`demo`, Easemob path `demo-org/demo-app`) and alice (10001, `alice`,
+/// `+8613800000000`, `alice@example.com`), as `events/seed.json` has them, created in
+/// `store` with passwords hashed by `hasher`.
+pub async fn provision_alice<S: AppAdmin + UserAdmin + ?Sized>(
+    store: &S,
+    hasher: &PasswordHasher,
+) -> Result<()> {
+    let (app, _) = build_app(NewApp {
+        app_id: "demo".into(),
+        org_name: Some("demo-org".into()),
+        app_name: Some("demo-app".into()),
+        ..NewApp::default()
+    })?;
+    store.create_app(&app).await?;
+    let user = build_user(
+        NewUser {
+            app_id: "demo".into(),
+            user_id: 10001,
+            username: "alice".into(),
+            phone: Some("+8613800000000".into()),
+            email: Some("alice@example.com".into()),
+            password: ALICE_PASSWORD.into(),
+            activated: Some(true),
+        },
+        hasher,
+        &SystemClock,
+    )?;
+    store.create_user(&user).await?;
+    Ok(())
+}
 
 /// A fresh signing key set written to `dir/keys.json`, as `IMAUTH_KEYS_FILE` reads it.
 pub fn write_key_file(dir: &Path) -> Result<PathBuf> {

@@ -16,14 +16,13 @@ use shared::auth::tokens::{KeySetDocument, TokenKeys};
 use shared::clock::SystemClock;
 use shared::http::{Route, Services, handle};
 use shared::service::Crypto;
-use shared::service::provision::{NewApp, NewUser, build_app, build_user};
 use shared::store::UserChange;
 use shared::store::{AdminStore, LoginStore, PushRegistrationStore, SessionStore};
 
 trait Store: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static {}
 impl<T: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static> Store for T {}
 
-const RIGHT: &str = "alice-password";
+const RIGHT: &str = integration::fixtures::ALICE_PASSWORD;
 
 struct Env<S> {
     services: Arc<Services>,
@@ -38,29 +37,9 @@ async fn env<S: Store>(store: Arc<S>) -> Env<S> {
         clock: Arc::new(SystemClock),
         key_refresh: None,
     });
-    let (app, _) = build_app(NewApp {
-        app_id: "demo".into(),
-        org_name: Some("demo-org".into()),
-        app_name: Some("demo-app".into()),
-        ..NewApp::default()
-    })
-    .unwrap();
-    store.create_app(&app).await.unwrap();
-    let user = build_user(
-        NewUser {
-            app_id: "demo".into(),
-            user_id: 10001,
-            username: "alice".into(),
-            phone: Some("+8613800000000".into()),
-            email: Some("alice@example.com".into()),
-            password: RIGHT.into(),
-            activated: Some(true),
-        },
-        &crypto.hasher,
-        &SystemClock,
-    )
-    .unwrap();
-    store.create_user(&user).await.unwrap();
+    integration::fixtures::provision_alice(store.as_ref(), &crypto.hasher)
+        .await
+        .unwrap();
     let services = Services::over(store.clone(), crypto.clone())
         .with_hashing_pool(2)
         .unwrap();

@@ -11,7 +11,6 @@ use shared::clock::SystemClock;
 use shared::domain::LoginKey;
 use shared::error::Error;
 use shared::http::Services;
-use shared::service::provision::{NewApp, NewUser, build_app, build_user};
 use shared::service::{Crypto, Lifetime, LoginRequest};
 use shared::store::{
     AdminStore, LoginStore, PushRegistrationStore, RefreshStore, Rotation, SessionStore,
@@ -36,27 +35,9 @@ fn crypto() -> Arc<Crypto> {
 }
 
 async fn provision<S: AllStores>(store: &S, crypto: &Crypto) {
-    let (app, _) = build_app(NewApp {
-        app_id: "demo".into(),
-        ..NewApp::default()
-    })
-    .unwrap();
-    store.create_app(&app).await.unwrap();
-    let user = build_user(
-        NewUser {
-            app_id: "demo".into(),
-            user_id: 10001,
-            username: "alice".into(),
-            phone: Some("+8613800000000".into()),
-            email: Some("alice@example.com".into()),
-            password: "alice-password".into(),
-            activated: Some(true),
-        },
-        &crypto.hasher,
-        &SystemClock,
-    )
-    .unwrap();
-    store.create_user(&user).await.unwrap();
+    integration::fixtures::provision_alice(store, &crypto.hasher)
+        .await
+        .unwrap();
 }
 
 fn family(id: &str) -> RefreshFamily {

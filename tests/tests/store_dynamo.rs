@@ -13,9 +13,9 @@ use shared::clock::SystemClock;
 use shared::domain::LoginKey;
 use shared::error::Error;
 use shared::http::{Route, Services, handle};
-use shared::service::provision::{NewApp, NewUser, build_app, build_user};
+use shared::service::provision::{NewApp, build_app};
 use shared::service::{Crypto, LoginRequest, LoginService};
-use shared::store::{AppAdmin as _, DynamoStore, UserAdmin as _};
+use shared::store::{AppAdmin as _, DynamoStore};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 mod lambda_http_event {
@@ -40,27 +40,9 @@ fn crypto() -> Arc<Crypto> {
 }
 
 async fn provision(store: &DynamoStore, crypto: &Crypto) {
-    let (app, _) = build_app(NewApp {
-        app_id: "demo".into(),
-        ..NewApp::default()
-    })
-    .unwrap();
-    store.create_app(&app).await.unwrap();
-    let user = build_user(
-        NewUser {
-            app_id: "demo".into(),
-            user_id: 10001,
-            username: "alice".into(),
-            phone: Some("+8613800000000".into()),
-            email: Some("alice@example.com".into()),
-            password: "alice-password".into(),
-            activated: Some(true),
-        },
-        &crypto.hasher,
-        &SystemClock,
-    )
-    .unwrap();
-    store.create_user(&user).await.unwrap();
+    integration::fixtures::provision_alice(store, &crypto.hasher)
+        .await
+        .unwrap();
 }
 
 fn request(
