@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::auth::keyset::{LEGACY_STORE_SECRET_ID, SecretVersion, SecretVersions};
-use crate::auth::tokens::random_id;
+use crate::auth::random::random_id;
 use crate::error::{Error, Result};
 
 /// HMAC secrets shorter than this are refused.

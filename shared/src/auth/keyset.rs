@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 pub use crate::auth::hmac_keys::{HmacKeys, access_key_secret, new_session_id};
-use crate::auth::tokens::{PublicJwk, random_bytes, random_id};
+use crate::auth::random::{random_bytes, random_id};
 use crate::error::{Error, Result};
 
 /// Version id the store secret of a key set from before versioning gets when upgraded.
@@ -285,6 +285,18 @@ impl KeyMaterial {
             created: now,
         })
     }
+}
+
+/// A public key as served in the JWKS document (RFC 8037 OKP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicJwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+    pub alg: String,
 }
 
 /// The public key set (a JWKS document, `{"keys": [...]}`): what the public secret holds

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::auth::keyset::HmacKeys;
-use crate::auth::tokens::random_id;
+use crate::auth::random::random_id;
 use crate::error::{Error, Result};
 
 /// A family lives at most this long from its login, whatever the rotations (seconds).

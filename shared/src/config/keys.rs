@@ -68,7 +68,7 @@ impl Settings {
         self.check()?;
         Ok(Arc::new(Crypto {
             hasher: PasswordHasher::new(self.password_policy)?,
-            tokens,
+            tokens: tokens.with_clock(clock.clone()),
             clock,
             key_refresh,
         }))

@@ -236,7 +236,7 @@ pub async fn handle(services: &Services, route: Route, req: Request) -> Response
         trace_id: trace_id.as_deref(),
         recorded: &recorded,
     };
-    metrics::write_line(&line.to_emf(std::time::SystemTime::now()));
+    metrics::write_line(&line.to_emf(services.login.crypto().clock.now_ms()));
     response
 }
 

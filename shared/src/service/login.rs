@@ -6,10 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::auth::audience::Audience;
 use crate::auth::password::Password;
 use crate::auth::refresh::{self, RefreshFamily};
-use crate::auth::tokens::{Actor, Claims, TokenType, random_id};
+use crate::auth::tokens::{Actor, Claims, Minting, TokenType, random_id};
 use crate::auth::verify_client_secret;
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
@@ -428,20 +427,15 @@ impl LoginService {
         let now = now_ms.div_euclid(1000);
         let (exp, expires_in) = lifetime.expiry(&app, now)?;
         let tokens = &self.crypto.tokens;
-        let access_token = tokens.sign(&Claims {
-            iss: tokens.issuer().to_owned(),
-            aud: Audience::minted(TokenType::App, &app.app_id),
-            sub: app.client_id.clone(),
-            app: app.app_id.clone(),
-            iat: now,
-            iat_ms: now_ms,
+        let minting = Minting {
+            issuer: tokens.issuer(),
+            app_id: &app.app_id,
+            sub: &app.client_id,
+            session_id: &random_id::<16>()?,
+            now_ms,
             exp,
-            sid: random_id::<16>()?,
-            typ: TokenType::App,
-            dev: None,
-            act: None,
-            grp: None,
-        })?;
+        };
+        let access_token = tokens.sign(&Claims::new(TokenType::App, minting))?;
         Ok(AppGrant {
             app,
             access_token,
@@ -516,19 +510,19 @@ impl Crypto {
         let (expire, expires_in) = lifetime.expiry(app, now)?;
         let session_id = tokens.new_session_id()?;
         let (act, grp) = acting.map_or((None, None), |(a, g)| (Some(a), g));
-        let claims = |typ: TokenType, dev: Option<&str>| Claims {
-            iss: tokens.issuer().to_owned(),
-            aud: Audience::minted(typ, &app.app_id),
-            sub: subject.sub(),
-            app: app.app_id.clone(),
-            iat: now,
-            iat_ms: now_ms,
+        let sub = subject.sub();
+        let minting = Minting {
+            issuer: tokens.issuer(),
+            app_id: &app.app_id,
+            sub: &sub,
+            session_id: &session_id,
+            now_ms,
             exp: expire,
-            sid: session_id.clone(),
-            typ,
-            dev: dev.map(str::to_owned),
-            act: act.clone(),
-            grp,
+        };
+        let claims = |typ: TokenType, dev: Option<&str>| {
+            Claims::new(typ, minting)
+                .with_device(dev)
+                .with_actor(act.clone(), grp)
         };
         let token = tokens.sign(&claims(TokenType::Access, None))?;
         let store_token = tokens.sign(&claims(TokenType::Store, None))?;
