@@ -21,6 +21,7 @@ use serde_json::json;
 use shared::auth::password::Password;
 use shared::domain::{LoginKey, normalize_email, normalize_phone, normalize_username};
 use shared::error::Error;
+use shared::retry::Backoff;
 use shared::service::Crypto;
 use shared::service::provision::{NewUser, build_user};
 use shared::store::{AppDirectory as _, CredentialLookup as _, DynamoStore, UserAdmin as _};
@@ -30,9 +31,13 @@ use tokio::task::JoinSet;
 use crate::common::{PolicyArg, TableArg, describe, fail};
 
 const COLUMNS: [&str; 5] = ["user_id", "username", "phone", "email", "password"];
-/// Further attempts of a row whose store request failed transiently (after the SDK's own
-/// retries).
-const ROW_RETRIES: u32 = 2;
+/// A row whose store request failed transiently (after the SDK's own retries) is tried
+/// twice more, 200 ms and then 800 ms later.
+const ROW_RETRY: Backoff = Backoff {
+    attempts: 3,
+    first_delay: Duration::from_millis(200),
+    factor: 4,
+};
 /// Store failures in a row (not bad data) after which the import gives up: DynamoDB is
 /// down or refusing us, and a line per remaining row would help no one.
 const MAX_CONSECUTIVE_FAILURES: u64 = 20;
@@ -403,34 +408,16 @@ struct Ctx {
 
 impl Ctx {
     async fn user_exists(&self, app_id: &str, user_id: i64) -> shared::Result<bool> {
-        retry(|| async move {
-            let _permit = self.io.acquire().await.map_err(Error::internal)?;
-            self.store
-                .find_user(app_id, &LoginKey::UserId(user_id))
-                .await
-                .map(|found| found.is_some())
-        })
-        .await
+        ROW_RETRY
+            .run_while_unavailable(|| async move {
+                let _permit = self.io.acquire().await.map_err(Error::internal)?;
+                self.store
+                    .find_user(app_id, &LoginKey::UserId(user_id))
+                    .await
+                    .map(|found| found.is_some())
+            })
+            .await
     }
-}
-
-/// Runs `attempt` again while the store answers `Unavailable`, with backoff.
-async fn retry<T, F, Fut>(mut attempt: F) -> shared::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = shared::Result<T>>,
-{
-    let mut backoff = Duration::from_millis(200);
-    for _ in 0..ROW_RETRIES {
-        match attempt().await {
-            Err(Error::Unavailable(_)) => {
-                tokio::time::sleep(backoff).await;
-                backoff *= 4;
-            }
-            done => return done,
-        }
-    }
-    attempt().await
 }
 
 async fn import_row(ctx: &Ctx, new: NewUser) -> Outcome {
@@ -460,11 +447,12 @@ async fn import_row(ctx: &Ctx, new: NewUser) -> Outcome {
         }
     };
     let user = &user;
-    let written = retry(|| async move {
-        let _permit = ctx.io.acquire().await.map_err(Error::internal)?;
-        ctx.store.create_user(user).await
-    })
-    .await;
+    let written = ROW_RETRY
+        .run_while_unavailable(|| async move {
+            let _permit = ctx.io.acquire().await.map_err(Error::internal)?;
+            ctx.store.create_user(user).await
+        })
+        .await;
     match written {
         Ok(()) => Outcome::Imported,
         // Nothing was written. If the user id is taken, this user is already there (a

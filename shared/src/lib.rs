@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod retry;
 pub mod service;
 pub mod store;
 
