@@ -15,16 +15,12 @@ use std::time::Instant;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 
 use crate::domain::PushKind;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::metrics::{self, Outcome};
-use crate::service::audit::{AuditLog, TracingAudit};
-use crate::service::hashing::HashingPool;
-use crate::service::push::PushService;
-use crate::service::session::SessionService;
-use crate::service::{Crypto, LoginService};
-use crate::store::{LoginStore, PushRegistrationStore, SessionStore};
 use login::NamedBy;
-use std::sync::Arc;
+
+// `Services` is built in `service`; re-exported here, where handlers take it.
+pub use crate::service::Services;
 
 /// Every route this service answers. The `imauth serve` router, the Lambda functions,
 /// `template.yaml`, `openapi.yaml` and `events/` are all checked against this table.
@@ -163,45 +159,6 @@ impl Route {
         match self {
             Self::AppToken => respond::easemob::<()>(Err(error)),
             _ => respond::envelope::<()>(Err(error)),
-        }
-    }
-}
-
-/// The services a request may need, over one store.
-pub struct Services {
-    pub login: LoginService,
-    pub sessions: SessionService,
-    pub push: PushService,
-    /// The metrics' `Service` dimension (`IMAUTH_SERVICE`, the stack name in AWS).
-    pub metrics_service: String,
-}
-
-impl Services {
-    pub fn over<S>(store: Arc<S>, crypto: Arc<Crypto>) -> Self
-    where
-        S: LoginStore + SessionStore + PushRegistrationStore + 'static,
-    {
-        Self::with_audit(store, crypto, Arc::new(TracingAudit))
-    }
-
-    /// For a server taking many requests at once: argon2 on `threads` dedicated threads
-    /// (see [`LoginService::with_hashing_pool`]).
-    pub fn with_hashing_pool(mut self, threads: usize) -> Result<Self> {
-        let pool = Arc::new(HashingPool::new(threads)?);
-        self.login = self.login.with_hashing_pool(pool);
-        Ok(self)
-    }
-
-    /// As [`Services::over`], with admin acts recorded to `audit`.
-    pub fn with_audit<S>(store: Arc<S>, crypto: Arc<Crypto>, audit: Arc<dyn AuditLog>) -> Self
-    where
-        S: LoginStore + SessionStore + PushRegistrationStore + 'static,
-    {
-        Self {
-            login: LoginService::with_audit(store.clone(), crypto.clone(), audit),
-            sessions: SessionService::new(store.clone(), crypto.clone()),
-            push: PushService::new(store, crypto),
-            metrics_service: metrics::service_name(),
         }
     }
 }
