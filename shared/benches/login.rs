@@ -18,7 +18,7 @@ use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
 use lambda_http::Body;
 use shared::auth::password::{Password, PasswordPolicy};
 use shared::auth::tokens::TokenType;
-use shared::config::{Settings, parse_password_policy};
+use shared::config::{Settings, StoreKind, parse_password_policy};
 use shared::http::{Route, Services, handle};
 use shared::service::Lifetime;
 
@@ -44,6 +44,7 @@ fn main() {
             Settings {
                 seed_file: Some(seed),
                 password_policy: policy,
+                store: StoreKind::Embedded,
                 ..Settings::default()
             }
             .build_services(),

@@ -28,7 +28,7 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-use crate::config::env;
+use crate::env::var as env;
 use crate::error::{Error, Result};
 
 /// Amazon Root CA 1–4 and Starfield Services Root G2, as PEM.

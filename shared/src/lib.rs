@@ -8,9 +8,11 @@
 
 pub mod auth;
 pub mod aws;
+pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod env;
 pub mod error;
 pub mod http;
 pub mod logging;

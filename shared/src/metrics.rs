@@ -135,10 +135,7 @@ pub fn record_error(error: &Error) {
 
 /// The `Service` dimension: the stack name from the environment, else "imauth".
 pub fn service_name() -> String {
-    std::env::var(SERVICE_ENV)
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_SERVICE.to_owned())
+    crate::env::var(SERVICE_ENV).unwrap_or_else(|| DEFAULT_SERVICE.to_owned())
 }
 
 /// One request's log line.

@@ -6,7 +6,7 @@ use serde_json::Value;
 use shared::auth::password::PasswordPolicy;
 use shared::auth::tokens::TokenType;
 use shared::clock::Clock as _;
-use shared::config::Settings;
+use shared::config::{Settings, StoreKind};
 use shared::http::{Route, Services, handle};
 
 fn repo_path(relative: &str) -> std::path::PathBuf {
@@ -19,6 +19,7 @@ async fn services() -> Services {
     Settings {
         seed_file: Some(repo_path("events/seed.json")),
         password_policy: PasswordPolicy::INSECURE_FAST,
+        store: StoreKind::Embedded,
         ..Settings::default()
     }
     .build_services()

@@ -7,6 +7,7 @@ pub mod lockout;
 pub mod password;
 pub mod random;
 pub mod refresh;
+pub mod secret_versions;
 pub mod token_type;
 pub mod tokens;
 

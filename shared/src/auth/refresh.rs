@@ -16,7 +16,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::auth::keyset::HmacKeys;
+use crate::auth::hmac_keys::HmacKeys;
 use crate::auth::random::random_id;
 use crate::error::{Error, Result};
 

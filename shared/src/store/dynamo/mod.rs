@@ -1,6 +1,6 @@
 //! The production store: one DynamoDB table, configured only from the standard AWS
 //! environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, the credentials chain) and
-//! `TABLE_NAME`. This module is the only place that knows `AttributeValue`.
+//! the table its settings name. This module is the only place that knows `AttributeValue`.
 //!
 //! Key design (`pk`, `sk` are strings; see [`table`]):
 //!
@@ -42,7 +42,6 @@ mod users;
 use aws_sdk_dynamodb::Client;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::error::{Error, Result};
 use keys::key;
 pub(crate) use transactions::sdk_error;
 
@@ -60,13 +59,9 @@ impl DynamoStore {
         }
     }
 
-    /// The table named by `TABLE_NAME`, through a client from `config`.
-    pub fn from_sdk_config(config: &aws_types::SdkConfig) -> Result<Self> {
-        let table = std::env::var("TABLE_NAME")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| Error::internal("TABLE_NAME is not set"))?;
-        Ok(Self::new(Client::new(config), table))
+    /// `table`, through a client from `config`.
+    pub fn from_sdk_config(config: &aws_types::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
     }
 
     pub fn client(&self) -> &Client {
