@@ -5,17 +5,19 @@
 //! algorithms we must refuse anyway). Every other algorithm is refused here as well as in
 //! the verifier that calls us, and signatures are checked with `verify_strict` (no small
 //! order keys, no malleable signatures) rather than the lenient `verify`.
+//!
+//! An [`EncodingKey`] here holds the 32-byte Ed25519 seed (`EncodingKey::from_ed_der`
+//! stores whatever bytes it is given; the library's own providers expect PKCS#8 there).
+//! Parsing PKCS#8 would link a DER decoder into every function for nothing: the seed is
+//! what the key set stores.
 
 use std::sync::Once;
 
-use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result as JwtResult};
-use jsonwebtoken::jwk::{EllipticCurve, ThumbprintHash};
 use jsonwebtoken::signature::{self, Signer, Verifier};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 static EDDSA_ONLY: CryptoProvider = CryptoProvider {
     signer_factory,
@@ -24,8 +26,9 @@ static EDDSA_ONLY: CryptoProvider = CryptoProvider {
         rsa_pub_components_from_private_key: |_| Err(unsupported()),
         rsa_pub_components_from_public_key: |_| Err(unsupported()),
         ec_pub_components_from_private_key: |_, _| Err(unsupported()),
-        ed_pub_components_from_private_key,
-        compute_digest,
+        // JWKs are written by `auth::keyset`, never derived by the library.
+        ed_pub_components_from_private_key: |_, _| Err(unsupported()),
+        compute_digest: |_, _| Err(unsupported()),
     },
 };
 
@@ -50,8 +53,7 @@ fn signer_factory(algorithm: &Algorithm, key: &EncodingKey) -> JwtResult<Box<dyn
     if *algorithm != Algorithm::EdDSA {
         return Err(unsupported());
     }
-    let key = SigningKey::from_pkcs8_der(key.as_bytes()).map_err(|_| ErrorKind::InvalidEddsaKey)?;
-    Ok(Box::new(EdDsaSigner(key)))
+    Ok(Box::new(EdDsaSigner(signing_key(key.as_bytes())?)))
 }
 
 fn verifier_factory(algorithm: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn JwtVerifier>> {
@@ -64,21 +66,10 @@ fn verifier_factory(algorithm: &Algorithm, key: &DecodingKey) -> JwtResult<Box<d
     Ok(Box::new(EdDsaVerifier(key)))
 }
 
-fn ed_pub_components_from_private_key(der: &[u8], curve: &EllipticCurve) -> JwtResult<Vec<u8>> {
-    if *curve != EllipticCurve::Ed25519 {
-        return Err(unsupported());
-    }
-    let key = SigningKey::from_pkcs8_der(der).map_err(|_| ErrorKind::InvalidEddsaKey)?;
-    Ok(key.verifying_key().to_bytes().to_vec())
-}
-
-fn compute_digest(data: &[u8], hash: ThumbprintHash) -> JwtResult<Vec<u8>> {
-    Ok(match hash {
-        ThumbprintHash::SHA256 => Sha256::digest(data).to_vec(),
-        ThumbprintHash::SHA384 => Sha384::digest(data).to_vec(),
-        ThumbprintHash::SHA512 => Sha512::digest(data).to_vec(),
-        _ => return Err(unsupported()),
-    })
+/// The key an [`EncodingKey`] of ours holds: its bytes are the Ed25519 seed.
+fn signing_key(seed: &[u8]) -> JwtResult<SigningKey> {
+    let seed = <[u8; 32]>::try_from(seed).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    Ok(SigningKey::from_bytes(&seed))
 }
 
 struct EdDsaSigner(SigningKey);

@@ -1,8 +1,14 @@
-//! Minting and verifying compact JWS through `jsonwebtoken`, and what the library does
-//! not do for us, in a thin layer around it: the size cap before anything is parsed,
-//! refusing a `crit` header, the key lookup by `kid` (and telling the caller when a kid
-//! is unknown, so it can re-read the key set), our leeway on `exp` read from the
-//! [`Clock`], and the pairing of `typ` with the app-scoped `aud`.
+//! Minting and verifying compact JWS: `jsonwebtoken` signs and verifies every token
+//! (`jsonwebtoken::crypto`, over our EdDSA-only provider); around it, the compact
+//! serialization (RFC 7515) for the one header we write, the size cap before anything is
+//! parsed, refusing a `crit` header, the key lookup by `kid` (and telling the caller when
+//! a kid is unknown, so it can re-read the key set), the claims checks with our leeway on
+//! `exp` read from the [`Clock`], and the pairing of `typ` with the app-scoped `aud`.
+//!
+//! Why not `jsonwebtoken::encode`/`decode`: their `Header` carries an embedded JWK (every
+//! RSA, EC and OKP parameter) and `Validation` its own claim parsing, and deserializing
+//! those costs every function binary ~290 KB, past its 6 MB budget, for a header we
+//! refuse unless it is exactly ours.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -11,8 +17,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::VerifyingKey;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde::{Deserialize, Serialize};
 
 use super::claims::Claims;
 use super::eddsa;
@@ -30,30 +36,69 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// An Ed25519 signature (64 bytes) in base64url without padding.
 const SIGNATURE_B64_LEN: usize = 86;
 
+/// The only JWS algorithm minted or accepted.
+const ALGORITHM: &str = "EdDSA";
+
 /// Signs with one Ed25519 key, named by `kid` in every header it writes.
 pub(super) struct Signer {
-    header: Header,
+    kid: String,
+    /// The JWS header, base64url: the same for every token this key signs.
+    header_b64: String,
     key: EncodingKey,
 }
 
+/// The JWS header we write.
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
+}
+
+/// The parts of a received JWS header that decide how (and whether) to verify it.
+#[derive(Deserialize)]
+struct ReceivedHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
 impl Signer {
-    /// `pkcs8_der`: the private key as PKCS#8 DER, the form `jsonwebtoken` takes.
-    pub(super) fn new(kid: &str, pkcs8_der: &[u8]) -> Self {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(kid.to_owned());
-        Self {
-            header,
-            key: EncodingKey::from_ed_der(pkcs8_der),
-        }
+    /// `seed`: the 32-byte Ed25519 seed (see [`eddsa`] for why not PKCS#8).
+    pub(super) fn new(kid: &str, seed: &[u8; 32]) -> Result<Self> {
+        let header = Header {
+            alg: ALGORITHM,
+            typ: "JWT",
+            kid,
+        };
+        let header = serde_json::to_vec(&header).map_err(Error::internal)?;
+        Ok(Self {
+            kid: kid.to_owned(),
+            header_b64: B64.encode(header),
+            key: EncodingKey::from_ed_der(seed),
+        })
     }
 
     pub(super) fn sign(&self, claims: &Claims) -> Result<String> {
+        let payload = serde_json::to_vec(claims).map_err(Error::internal)?;
+        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 90);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        B64.encode_string(payload, &mut token);
         eddsa::install();
-        jsonwebtoken::encode(&self.header, claims, &self.key).map_err(Error::internal)
+        // The library's error is not printed: its `Display` would link every algorithm's
+        // messages for one that cannot happen with a key `new` accepted.
+        let signature = jsonwebtoken::crypto::sign(token.as_bytes(), &self.key, Algorithm::EdDSA)
+            .map_err(|_| Error::internal("signing a token failed"))?;
+        token.push('.');
+        token.push_str(&signature);
+        Ok(token)
     }
 
-    pub(super) fn kid(&self) -> Option<&str> {
-        self.header.kid.as_deref()
+    pub(super) fn kid(&self) -> &str {
+        &self.kid
     }
 }
 
@@ -64,7 +109,6 @@ pub struct Verifier {
     /// By `kid`. Grows (never shrinks) when a rotated key set is re-read at run time
     /// (see `crate::service::KeyRefresh`).
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
-    validation: Validation,
     clock: Arc<dyn Clock>,
 }
 
@@ -80,19 +124,9 @@ impl fmt::Debug for Verifier {
 impl Verifier {
     /// From the public keys of a JWKS document (`{"keys": [...]}`'s array).
     pub fn from_jwks(keys: &[PublicJwk], issuer: impl Into<String>) -> Result<Self> {
-        let issuer = issuer.into();
-        // What the library checks: the signature (EdDSA only), and that `exp`, `iss`,
-        // `aud` and `sub` are present and `iss` is ours. Expiry is ours to check (our
-        // clock, our leeway), and so is `aud`, which must pair with `typ`.
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.set_issuer(&[issuer.as_str()]);
-        validation.validate_exp = false;
-        validation.validate_aud = false;
         let verifier = Self {
-            issuer,
+            issuer: issuer.into(),
             keys: RwLock::new(HashMap::new()),
-            validation,
             clock: Arc::new(SystemClock),
         };
         verifier.add_keys(keys)?;
@@ -151,7 +185,7 @@ impl Verifier {
     /// The `kid` a token's header names, when it is one this verifier does not know
     /// (nothing is verified here: it only decides whether re-reading the keys may help).
     pub fn unknown_kid(&self, token: &str) -> Option<String> {
-        let kid = header(token).ok()?.0.kid?;
+        let kid = parts(token).ok()?.header.kid?;
         self.key(&kid).is_none().then_some(kid)
     }
 
@@ -164,8 +198,13 @@ impl Verifier {
     /// Verifies a token that may be any of `allowed` (e.g. a user's access token or an
     /// app's admin token on the same header); its `typ` and `aud` must agree.
     pub fn verify_one_of(&self, token: &str, allowed: &[TokenType]) -> Result<Claims> {
-        let (header, signature) = header(token)?;
-        if header.alg != Algorithm::EdDSA {
+        let Parts {
+            header,
+            signing_input,
+            payload,
+            signature,
+        } = parts(token)?;
+        if header.alg != ALGORITHM {
             return Err(unauthorized("unexpected algorithm"));
         }
         // RFC 7515 §4.1.11: a `crit` extension we do not implement must be refused.
@@ -180,17 +219,26 @@ impl Verifier {
             return Err(malformed());
         }
         eddsa::install();
-        // A missing `exp`, `iss`, `aud` or `sub` fails here (the claims do not parse, or
-        // the library finds a required claim missing): no token without an expiry is
-        // ever accepted.
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => unauthorized("bad signature"),
-                ErrorKind::InvalidAlgorithm => unauthorized("unexpected algorithm"),
-                ErrorKind::InvalidIssuer => unauthorized("wrong audience or issuer"),
-                _ => malformed(),
-            })?
-            .claims;
+        let verified = jsonwebtoken::crypto::verify(
+            signature,
+            signing_input.as_bytes(),
+            &key,
+            Algorithm::EdDSA,
+        )
+        .map_err(|_| malformed())?;
+        if !verified {
+            return Err(unauthorized("bad signature"));
+        }
+        // Signed by us: now the claims. A missing `exp`, `iss`, `aud` or `sub` fails to
+        // parse, so no token without an expiry is ever accepted.
+        let claims: Claims = B64
+            .decode(payload)
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or_else(malformed)?;
+        if claims.iss != self.issuer {
+            return Err(unauthorized("wrong audience or issuer"));
+        }
         if !allowed.iter().any(|typ| claims.aud.names(*typ)) {
             return Err(unauthorized("wrong audience or issuer"));
         }
@@ -215,14 +263,23 @@ fn malformed() -> Error {
     unauthorized("malformed")
 }
 
-/// The header and the signature segment of a token of at most [`MAX_TOKEN_BYTES`] in
-/// three segments, both checked before the library parses anything.
-fn header(token: &str) -> Result<(Header, &str)> {
+/// A token cut into its segments, its header decoded.
+struct Parts<'a> {
+    header: ReceivedHeader,
+    /// `header.payload`, what the signature covers.
+    signing_input: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+}
+
+/// A token of at most [`MAX_TOKEN_BYTES`] in three segments, with a header that
+/// decodes; nothing else is looked at before these hold.
+fn parts(token: &str) -> Result<Parts<'_>> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(malformed());
     }
     let mut segments = token.split('.');
-    let (Some(_), Some(_), Some(signature), None) = (
+    let (Some(header), Some(payload), Some(signature), None) = (
         segments.next(),
         segments.next(),
         segments.next(),
@@ -230,6 +287,15 @@ fn header(token: &str) -> Result<(Header, &str)> {
     ) else {
         return Err(malformed());
     };
-    let header = jsonwebtoken::decode_header(token).map_err(|_| malformed())?;
-    Ok((header, signature))
+    let header: ReceivedHeader = B64
+        .decode(header)
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(malformed)?;
+    Ok(Parts {
+        header,
+        signing_input: &token[..token.len() - signature.len() - 1],
+        payload,
+        signature,
+    })
 }

@@ -4,8 +4,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use ed25519_dalek::pkcs8::EncodePrivateKey as _;
-
 use super::claims::Claims;
 use super::jws::{Signer, Verifier};
 use crate::auth::hmac_keys::{self, HmacKeys};
@@ -34,10 +32,7 @@ impl fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenKeys")
             .field("issuer", &self.verifier.issuer())
-            .field(
-                "active_kid",
-                &self.private.as_ref().and_then(|p| p.signer.kid()),
-            )
+            .field("active_kid", &self.private.as_ref().map(|p| p.signer.kid()))
             .finish_non_exhaustive()
     }
 }
@@ -50,8 +45,7 @@ impl TokenKeys {
             let (jwk, secret) = key.public_jwk()?;
             public.push(jwk);
             if key.kid == doc.active {
-                let der = secret.to_pkcs8_der().map_err(Error::internal)?;
-                signer = Some(Signer::new(&key.kid, der.as_bytes()));
+                signer = Some(Signer::new(&key.kid, &secret.to_bytes())?);
             }
         }
         let signer = signer.ok_or_else(|| {

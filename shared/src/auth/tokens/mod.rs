@@ -6,8 +6,9 @@
 //! stand in for another. Keys are named by `kid`; the active key signs, every listed key
 //! verifies, so a rotated-out key keeps verifying the tokens it signed until it is retired.
 //!
-//! Tokens are minted and verified by `jsonwebtoken` over an EdDSA-only crypto provider
-//! ([`eddsa`]); [`jws`] holds what we check around it.
+//! Every token is signed and verified by `jsonwebtoken` over an EdDSA-only crypto
+//! provider ([`eddsa`]); [`jws`] holds the compact serialization and the checks around
+//! it.
 
 mod claims;
 mod eddsa;
