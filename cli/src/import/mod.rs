@@ -6,20 +6,15 @@
 //! blocking pool, at most one hash per core, (3) writes the user, with a bounded number
 //! of DynamoDB requests in flight. Re-running the same file imports nothing twice.
 
-use std::collections::HashMap;
-use std::io::IsTerminal as _;
 use std::num::NonZero;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use csv::ByteRecord;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use shared::auth::password::Password;
-use shared::domain::{LoginKey, normalize_email, normalize_phone, normalize_username};
+use shared::domain::LoginKey;
 use shared::error::Error;
 use shared::retry::Backoff;
 use shared::service::Crypto;
@@ -29,6 +24,11 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::common::{PolicyArg, TableArg, describe, fail};
+use progress::Progress;
+use read::{count_rows, read_rows};
+
+mod progress;
+mod read;
 
 const COLUMNS: [&str; 5] = ["user_id", "username", "phone", "email", "password"];
 /// A row whose store request failed transiently (after the SDK's own retries) is tried
@@ -242,158 +242,6 @@ fn record(tally: &mut Tally, progress: &Progress, line: u64, outcome: Outcome) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Reading and validating
-// ---------------------------------------------------------------------------------------
-
-fn open(path: &Path) -> anyhow::Result<csv::Reader<std::fs::File>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    let header = reader
-        .byte_headers()
-        .with_context(|| format!("reading the header of {}", path.display()))?;
-    let names: Vec<String> = header
-        .iter()
-        .enumerate()
-        .map(|(i, field)| {
-            let text = String::from_utf8_lossy(field);
-            let text = if i == 0 {
-                text.trim_start_matches('\u{feff}')
-            } else {
-                &text
-            };
-            text.trim().to_ascii_lowercase()
-        })
-        .collect();
-    if names != COLUMNS {
-        bail!(
-            "{}: line 1: the header must be `{}` (found `{}`)",
-            path.display(),
-            COLUMNS.join(","),
-            names.join(",")
-        );
-    }
-    Ok(reader)
-}
-
-/// Data rows in the file (for the progress bar); also checks the header.
-fn count_rows(path: &Path) -> anyhow::Result<u64> {
-    let mut reader = open(path)?;
-    let mut record = ByteRecord::new();
-    let mut rows = 0;
-    while reader
-        .read_byte_record(&mut record)
-        .with_context(|| format!("reading {}", path.display()))?
-    {
-        rows += 1;
-    }
-    Ok(rows)
-}
-
-/// Values already claimed by earlier rows of the file, with their line.
-#[derive(Default)]
-struct Seen {
-    user_ids: HashMap<i64, u64>,
-    usernames: HashMap<String, u64>,
-    phones: HashMap<String, u64>,
-    emails: HashMap<String, u64>,
-}
-
-fn read_rows(path: &Path, app_id: &str, tx: &mpsc::Sender<Row>) -> anyhow::Result<()> {
-    let mut reader = open(path)?;
-    let mut record = ByteRecord::new();
-    let mut seen = Seen::default();
-    while reader
-        .read_byte_record(&mut record)
-        .with_context(|| format!("reading {}", path.display()))?
-    {
-        let line = record.position().map_or(0, csv::Position::line);
-        let row = match validate(&record, app_id, line, &mut seen) {
-            Ok(user) => Row::Good {
-                line,
-                user: Box::new(user),
-            },
-            Err(reason) => Row::Bad { line, reason },
-        };
-        if tx.blocking_send(row).is_err() {
-            break; // the import stopped
-        }
-    }
-    Ok(())
-}
-
-fn validate(
-    record: &ByteRecord,
-    app_id: &str,
-    line: u64,
-    seen: &mut Seen,
-) -> Result<NewUser, String> {
-    if record.len() != COLUMNS.len() {
-        return Err(format!(
-            "expected {} fields ({}), found {}",
-            COLUMNS.len(),
-            COLUMNS.join(","),
-            record.len()
-        ));
-    }
-    let field = |i: usize| {
-        let bytes = record.get(i).unwrap_or_default();
-        std::str::from_utf8(bytes).map_err(|_| format!("{} is not valid UTF-8", COLUMNS[i]))
-    };
-    let raw_id = field(0)?.trim();
-    let user_id = raw_id
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| format!("user_id {raw_id:?} is not a positive int64"))?;
-    let username = normalize_username(field(1)?).map_err(|e| describe(&e))?;
-    let optional = |raw: &str, normalize: fn(&str) -> shared::Result<String>| {
-        if raw.trim().is_empty() {
-            Ok(None)
-        } else {
-            normalize(raw).map(Some).map_err(|e| describe(&e))
-        }
-    };
-    let phone = optional(field(2)?, normalize_phone)?;
-    let email = optional(field(3)?, normalize_email)?;
-    let password = field(4)?.to_owned();
-    // Empty or over-long passwords are refused here, before any hashing.
-    Password::new(password.clone()).map_err(|e| describe(&e))?;
-
-    if let Some(first) = seen.user_ids.get(&user_id) {
-        return Err(format!("user_id {user_id} repeats line {first}"));
-    }
-    if let Some(first) = seen.usernames.get(&username) {
-        return Err(format!("username already taken by line {first}"));
-    }
-    if let Some(first) = phone.as_ref().and_then(|p| seen.phones.get(p)) {
-        return Err(format!("phone already taken by line {first}"));
-    }
-    if let Some(first) = email.as_ref().and_then(|e| seen.emails.get(e)) {
-        return Err(format!("email already taken by line {first}"));
-    }
-    seen.user_ids.insert(user_id, line);
-    seen.usernames.insert(username.clone(), line);
-    if let Some(phone) = &phone {
-        seen.phones.insert(phone.clone(), line);
-    }
-    if let Some(email) = &email {
-        seen.emails.insert(email.clone(), line);
-    }
-    Ok(NewUser {
-        app_id: app_id.to_owned(),
-        user_id,
-        username,
-        phone,
-        email,
-        password,
-        activated: Some(true),
-    })
-}
-
-// ---------------------------------------------------------------------------------------
 // Importing one row
 // ---------------------------------------------------------------------------------------
 
@@ -465,128 +313,5 @@ async fn import_row(ctx: &Ctx, new: NewUser) -> Outcome {
         },
         Err(Error::BadRequest(reason)) => Outcome::Bad(reason),
         Err(e) => Outcome::Failed(describe(&e)),
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Progress
-// ---------------------------------------------------------------------------------------
-
-enum Progress {
-    Bar(ProgressBar),
-    Plain {
-        total: u64,
-        started: Instant,
-        last: Instant,
-    },
-}
-
-impl Progress {
-    fn new(total: u64) -> Self {
-        if std::io::stderr().is_terminal() {
-            let style = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows, eta {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-            let bar = ProgressBar::new(total).with_style(style);
-            bar.enable_steady_tick(Duration::from_millis(200));
-            Self::Bar(bar)
-        } else {
-            let now = Instant::now();
-            Self::Plain {
-                total,
-                started: now,
-                last: now,
-            }
-        }
-    }
-
-    /// A message line on stderr that does not tear the bar.
-    fn line(&self, text: &str) {
-        match self {
-            Self::Bar(bar) => bar.println(text),
-            Self::Plain { .. } => eprintln!("{text}"),
-        }
-    }
-
-    fn advance(&mut self, tally: &Tally) {
-        match self {
-            Self::Bar(bar) => {
-                bar.inc(1);
-                let rate = tally.rows() as f64 / bar.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!(
-                    "({} imported, {} present, {} bad) {rate:.0} rows/s",
-                    tally.imported, tally.already_present, tally.bad
-                ));
-            }
-            Self::Plain {
-                total,
-                started,
-                last,
-            } => {
-                if last.elapsed() >= PLAIN_PROGRESS_EVERY {
-                    *last = Instant::now();
-                    let rate = tally.rows() as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                    eprintln!(
-                        "import: {}/{total} rows ({} imported, {} already present, {} bad), {rate:.0} rows/s",
-                        tally.rows(),
-                        tally.imported,
-                        tally.already_present,
-                        tally.bad
-                    );
-                }
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Self::Bar(bar) = self {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(fields: &[&str]) -> ByteRecord {
-        ByteRecord::from(fields.to_vec())
-    }
-
-    #[test]
-    fn rows_are_validated_and_duplicates_name_the_first_line() {
-        let mut seen = Seen::default();
-        let good = validate(
-            &row(&["7", "Bob", "+86 138-0000-0001", "Bob@X.io", "pw"]),
-            "a",
-            2,
-            &mut seen,
-        )
-        .unwrap();
-        assert_eq!(good.username, "bob");
-        assert_eq!(good.phone.as_deref(), Some("+8613800000001"));
-        assert_eq!(good.email.as_deref(), Some("bob@x.io"));
-        let bad =
-            |fields: &[&str], seen: &mut Seen| validate(&row(fields), "a", 9, seen).unwrap_err();
-        assert!(bad(&["x", "c", "", "", "pw"], &mut seen).contains("user_id \"x\""));
-        assert!(bad(&["0", "c", "", "", "pw"], &mut seen).contains("positive"));
-        assert!(bad(&["8", "123", "", "", "pw"], &mut seen).contains("non-digit"));
-        assert!(bad(&["8", "c", "", "", ""], &mut seen).contains("password must not be empty"));
-        assert!(bad(&["8", "c", "", ""], &mut seen).contains("found 4"));
-        assert_eq!(
-            bad(&["8", "BOB", "", "", "pw"], &mut seen),
-            "username already taken by line 2"
-        );
-        assert_eq!(
-            bad(&["7", "c", "", "", "pw"], &mut seen),
-            "user_id 7 repeats line 2"
-        );
-        assert_eq!(
-            bad(&["8", "c", "", "bob@x.io", "pw"], &mut seen),
-            "email already taken by line 2"
-        );
-        // Bad rows claim nothing: `c` is still free.
-        assert!(validate(&row(&["8", "c", "", "", "pw"]), "a", 10, &mut seen).is_ok());
     }
 }
