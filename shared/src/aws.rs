@@ -170,6 +170,7 @@ mod tests {
         };
         // Distinct names per case: tests run in parallel threads of one process.
         // SAFETY: no other test reads or writes these variables.
+        #[allow(unsafe_code)]
         unsafe {
             std::env::set_var("IMAUTH_TEST_ENDPOINT_SECRETS_MANAGER", "http://127.0.0.1:1");
             std::env::set_var("IMAUTH_TEST_ENDPOINT", "http://127.0.0.1:2");
