@@ -11,6 +11,9 @@
 //! output. It is timed twice: like our `PasswordHasher` (one reused work area, no wipe)
 //! and as libargon2 behaves by default (malloc, then wipe and free, per call).
 
+// FFI calls into the C reference implementation (libargon2 via argon2-sys).
+#![allow(unsafe_code)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
