@@ -11,13 +11,14 @@
 //! Parsing PKCS#8 would link a DER decoder into every function for nothing: the seed is
 //! what the key set stores.
 
-use std::sync::Once;
+use std::sync::{Mutex, Once, PoisonError};
 
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result as JwtResult};
 use jsonwebtoken::signature::{self, Signer, Verifier};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use subtle::ConstantTimeEq as _;
 
 static EDDSA_ONLY: CryptoProvider = CryptoProvider {
     signer_factory,
@@ -66,10 +67,25 @@ fn verifier_factory(algorithm: &Algorithm, key: &DecodingKey) -> JwtResult<Box<d
     Ok(Box::new(EdDsaVerifier(key)))
 }
 
+/// The key last signed with. The library asks for a signer per token, and a signing key
+/// built from its seed derives its public half first, a scalar multiplication as costly
+/// as the signature: kept here, a process signing with its one active key pays it once.
+static LAST_SIGNING_KEY: Mutex<Option<SigningKey>> = Mutex::new(None);
+
 /// The key an [`EncodingKey`] of ours holds: its bytes are the Ed25519 seed.
 fn signing_key(seed: &[u8]) -> JwtResult<SigningKey> {
     let seed = <[u8; 32]>::try_from(seed).map_err(|_| ErrorKind::InvalidEddsaKey)?;
-    Ok(SigningKey::from_bytes(&seed))
+    let mut last = LAST_SIGNING_KEY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(key) = last.as_ref()
+        && bool::from(key.as_bytes().ct_eq(&seed))
+    {
+        return Ok(key.clone());
+    }
+    let key = SigningKey::from_bytes(&seed);
+    *last = Some(key.clone());
+    Ok(key)
 }
 
 struct EdDsaSigner(SigningKey);
@@ -123,6 +139,19 @@ mod tests {
         // A secret of the wrong length is no Ed25519 key.
         assert!(verifier_factory(&Algorithm::EdDSA, &hmac).is_err());
         assert!(verifier_factory(&Algorithm::EdDSA, &public).is_ok());
+    }
+
+    #[test]
+    fn each_seed_signs_with_its_own_key_whichever_signed_last() {
+        let message = b"header.payload";
+        for seed in [[1u8; 32], [2u8; 32], [1u8; 32]] {
+            let signer =
+                signer_factory(&Algorithm::EdDSA, &EncodingKey::from_ed_der(&seed)).unwrap();
+            let signature = signer.try_sign(message).unwrap();
+            let public = SigningKey::from_bytes(&seed).verifying_key();
+            let verifier = EdDsaVerifier(public);
+            assert!(Verifier::verify(&verifier, message, &signature).is_ok());
+        }
     }
 
     #[test]
