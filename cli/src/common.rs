@@ -30,10 +30,7 @@ impl TableArg {
             bail!("the table name is empty: pass --table or set TABLE_NAME");
         }
         let config = sdk_config().await;
-        Ok(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            self.table.clone(),
-        ))
+        Ok(DynamoStore::from_sdk_config(&config, self.table.clone()))
     }
 }
 

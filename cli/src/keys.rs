@@ -13,7 +13,6 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
 use aws_sdk_secretsmanager::Client;
@@ -22,6 +21,7 @@ use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
 use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
 use serde_json::{Value, json};
 use shared::auth::tokens::{KeySetDocument, TokenKeys};
+use shared::clock::{Clock as _, SystemClock};
 
 use crate::common::{fail, print_json};
 
@@ -100,9 +100,7 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemClock.now_secs()
 }
 
 /// Fails unless the document is a key set the functions can load.

@@ -78,7 +78,7 @@ async fn main() -> ExitCode {
     // `serve` logs JSON lines like the functions; the operator commands print their own
     // messages and log only when asked to (RUST_LOG).
     if matches!(cli.command, Command::Serve(_)) || std::env::var_os("RUST_LOG").is_some() {
-        shared::config::init_logging();
+        shared::logging::init_logging();
     }
     let outcome = match cli.command {
         Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),

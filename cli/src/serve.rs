@@ -13,6 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shared::auth::tokens::random_id;
+use shared::bootstrap::Store;
 use shared::config::{Settings, StoreKind, parse_password_policy};
 use shared::error::Error;
 use shared::http::caller::ClientAddr;
@@ -20,16 +21,6 @@ use shared::http::request::MAX_BODY_BYTES;
 use shared::http::{Route, Services, handle, not_found};
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
 use shared::store::{AppAdmin as _, EmbeddedStore, UserAdmin as _};
-
-/// Where `serve` reads apps and users from.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreChoice {
-    /// In-process, filled by --seed and --demo; gone when the process ends.
-    Embedded,
-    /// The DynamoDB table named by TABLE_NAME, through the standard AWS environment
-    /// (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, credentials), as the Lambda functions.
-    Dynamodb,
-}
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -40,9 +31,14 @@ pub struct ServeArgs {
     /// Address to listen on (`sam local start-api` uses port 3000 too).
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// Where apps and users are read from.
-    #[arg(long, value_enum, default_value_t = StoreChoice::Embedded)]
-    pub store: StoreChoice,
+    /// Where apps and users are read from: `embedded` (in-process, filled by --seed and
+    /// --demo, gone when the process ends) or `dynamodb` (the table named by --table,
+    /// through the standard AWS environment, as the Lambda functions).
+    #[arg(long, default_value = "embedded", value_name = "embedded|dynamodb")]
+    pub store: StoreKind,
+    /// The DynamoDB table (with --store dynamodb).
+    #[arg(long, env = "TABLE_NAME", value_name = "NAME")]
+    pub table: Option<String>,
     /// Apps and users to load (JSON; see README). Embedded store only.
     #[arg(long)]
     pub seed: Option<PathBuf>,
@@ -59,47 +55,32 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let store_kind = match args.store {
-        StoreChoice::Embedded => StoreKind::Embedded,
-        StoreChoice::Dynamodb => StoreKind::Dynamo,
-    };
-    if store_kind == StoreKind::Dynamo {
-        if args.seed.is_some() || args.demo {
-            bail!(
-                "--seed and --demo only fill the embedded store; with --store dynamodb create \
-                 apps and users in the table with `imauth app create` / `imauth user create` / `imauth import`"
-            );
-        }
-        if std::env::var("TABLE_NAME").map_or(true, |t| t.trim().is_empty()) {
-            bail!("--store dynamodb serves the table named by TABLE_NAME, which is not set");
-        }
+    if args.store == StoreKind::Dynamo && (args.seed.is_some() || args.demo) {
+        bail!(
+            "--seed and --demo only fill the embedded store; with --store dynamodb create \
+             apps and users in the table with `imauth app create` / `imauth user create` / `imauth import`"
+        );
     }
     let settings = Settings {
-        store: store_kind,
+        store: args.store,
+        table_name: args.table.clone().filter(|t| !t.trim().is_empty()),
         seed_file: args.seed.clone(),
         keys_file: args.keys.clone(),
         password_policy: parse_password_policy(&args.password_policy)?,
         ..Settings::default()
     };
-    let crypto = settings.crypto()?;
-    let (services, demo) = match store_kind {
-        StoreKind::Embedded => {
-            let store = settings.embedded_store(&crypto).await?;
-            let demo = if args.demo {
-                Some(add_demo(&store, &crypto).await?)
-            } else {
-                None
-            };
-            (Services::over(Arc::new(store), crypto), demo)
-        }
-        StoreKind::Dynamo => (
-            Services::over(
-                Arc::new(Settings::dynamo_store(&crate::common::sdk_config().await).await?),
-                crypto,
-            ),
-            None,
-        ),
+    // The operator's AWS configuration (full credentials chain), else the same start
+    // as a Lambda function's.
+    let sdk = match args.store {
+        StoreKind::Dynamo => Some(crate::common::sdk_config().await),
+        StoreKind::Embedded => None,
     };
+    let (crypto, store) = settings.open(sdk).await?;
+    let demo = match (&store, args.demo) {
+        (Store::Embedded(store), true) => Some(add_demo(store, &crypto).await?),
+        _ => None,
+    };
+    let services = store.services(crypto);
     // Many requests share this process: argon2 runs on one dedicated thread per core,
     // each with its own work area, so memory is bounded however many logins queue.
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);

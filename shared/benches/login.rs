@@ -11,6 +11,9 @@
 //! output. It is timed twice: like our `PasswordHasher` (one reused work area, no wipe)
 //! and as libargon2 behaves by default (malloc, then wipe and free, per call).
 
+// FFI calls into the C reference implementation (libargon2 via argon2-sys).
+#![allow(unsafe_code)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
 use lambda_http::Body;
 use shared::auth::password::{Password, PasswordPolicy};
 use shared::auth::tokens::TokenType;
-use shared::config::{Settings, parse_password_policy};
+use shared::config::{Settings, StoreKind, parse_password_policy};
 use shared::http::{Route, Services, handle};
 use shared::service::Lifetime;
 
@@ -44,6 +47,7 @@ fn main() {
             Settings {
                 seed_file: Some(seed),
                 password_policy: policy,
+                store: StoreKind::Embedded,
                 ..Settings::default()
             }
             .build_services(),

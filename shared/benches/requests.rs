@@ -12,7 +12,7 @@ use common::{budget, measure, report};
 use lambda_http::{Body, Request};
 use serde_json::json;
 use shared::auth::password::{Password, PasswordPolicy};
-use shared::config::Settings;
+use shared::config::{Settings, StoreKind};
 use shared::domain::LoginKey;
 use shared::http::{Route, Services, handle};
 use shared::service::{Lifetime, LoginRequest};
@@ -35,6 +35,7 @@ fn main() {
     let settings = Settings {
         seed_file: Some(seed),
         password_policy: PasswordPolicy::INSECURE_FAST,
+        store: StoreKind::Embedded,
         ..Settings::default()
     };
     let services: Arc<Services> = runtime.block_on(async {

@@ -28,7 +28,7 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-use crate::config::env;
+use crate::env::var as env;
 use crate::error::{Error, Result};
 
 /// Amazon Root CA 1–4 and Starfield Services Root G2, as PEM.
@@ -170,6 +170,7 @@ mod tests {
         };
         // Distinct names per case: tests run in parallel threads of one process.
         // SAFETY: no other test reads or writes these variables.
+        #[allow(unsafe_code)]
         unsafe {
             std::env::set_var("IMAUTH_TEST_ENDPOINT_SECRETS_MANAGER", "http://127.0.0.1:1");
             std::env::set_var("IMAUTH_TEST_ENDPOINT", "http://127.0.0.1:2");

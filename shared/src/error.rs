@@ -51,6 +51,10 @@ pub enum Error {
     /// The store is throttled or unreachable after retries; the client may try again.
     #[error("service temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The process's configuration (environment, flags, key secrets) is refused: it
+    /// fails the start, never a request. The detail is logged, never sent.
+    #[error("configuration: {0}")]
+    Config(String),
     /// A fault of ours. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -59,6 +63,10 @@ pub enum Error {
 impl Error {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::BadRequest(message.into())
+    }
+
+    pub fn config(detail: impl std::fmt::Display) -> Self {
+        Self::Config(detail.to_string())
     }
 
     pub fn internal(detail: impl std::fmt::Display) -> Self {

@@ -8,13 +8,16 @@
 
 pub mod auth;
 pub mod aws;
+pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod env;
 pub mod error;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod retry;
 pub mod service;
 pub mod store;
 

@@ -39,6 +39,47 @@ pub fn cap_dependencies(configured: &Targets) -> Targets {
     filter
 }
 
+/// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).
+///
+/// `RUST_LOG` takes `level` and `target=level` directives (`info,shared=debug`): a
+/// `Targets` filter, not an `EnvFilter`, whose span and field matching would cost every
+/// binary a regex engine (~160 KB) for filters nobody sets on a login function. A
+/// malformed `RUST_LOG` falls back to `info` and says so.
+pub fn init_logging() {
+    let configured = std::env::var("RUST_LOG").ok();
+    let (filter, malformed) = log_filter(configured.as_deref());
+    let subscriber = tracing_subscriber::fmt()
+        // The builder's own ceiling is `info`; `filter` alone decides.
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
+        .json()
+        // The runtime opens a span per invocation holding `requestId` and `xrayTraceId`:
+        // printing it puts both on every line a request logs.
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(std::io::stderr)
+        .finish();
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let _ = tracing::subscriber::set_global_default(subscriber.with(filter));
+    if malformed {
+        tracing::warn!(rust_log = ?configured, "RUST_LOG is malformed; logging at info");
+    }
+}
+
+/// The filter `RUST_LOG` asks for (`info` when unset or blank), and whether it was
+/// malformed (then also `info`). Dependencies never log above `debug`, where they would
+/// print request and response bodies (see [`crate::logging`]).
+fn log_filter(rust_log: Option<&str>) -> (tracing_subscriber::filter::Targets, bool) {
+    let info = || tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
+    let (filter, malformed) = match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
+        None => (info(), false),
+        Some(directives) => match directives.parse() {
+            Ok(filter) => (filter, false),
+            Err(_) => (info(), true),
+        },
+    };
+    (crate::logging::cap_dependencies(&filter), malformed)
+}
+
 #[cfg(test)]
 mod tests {
     use tracing::Level;
@@ -94,5 +135,26 @@ mod tests {
         assert!(filter.would_enable("shared::store", &Level::DEBUG));
         assert!(!filter.would_enable("imauth::request", &Level::ERROR));
         assert!(!filter.would_enable("hyper", &Level::ERROR));
+    }
+
+    #[test]
+    fn rust_log_takes_levels_and_target_directives_and_falls_back_to_info() {
+        let (filter, malformed) = log_filter(Some("warn,shared=debug"));
+        assert!(!malformed);
+        assert!(filter.would_enable("shared::http", &Level::DEBUG));
+        assert!(!filter.would_enable("hyper", &Level::INFO));
+        assert!(filter.would_enable("hyper", &Level::WARN));
+
+        for unset in [None, Some(""), Some("  ")] {
+            let (filter, malformed) = log_filter(unset);
+            assert!(!malformed);
+            assert!(filter.would_enable("shared", &Level::INFO));
+            assert!(!filter.would_enable("shared", &Level::DEBUG));
+        }
+
+        let (filter, malformed) = log_filter(Some("shared=[{loud}]"));
+        assert!(malformed);
+        assert!(filter.would_enable("shared", &Level::INFO));
+        assert!(!filter.would_enable("shared", &Level::DEBUG));
     }
 }

@@ -15,7 +15,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
@@ -135,10 +135,7 @@ pub fn record_error(error: &Error) {
 
 /// The `Service` dimension: the stack name from the environment, else "imauth".
 pub fn service_name() -> String {
-    std::env::var(SERVICE_ENV)
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_SERVICE.to_owned())
+    crate::env::var(SERVICE_ENV).unwrap_or_else(|| DEFAULT_SERVICE.to_owned())
 }
 
 /// One request's log line.
@@ -162,10 +159,8 @@ impl RequestLine<'_> {
     /// The line as an EMF document: the request's fields plus `_aws` and one member per
     /// metric. Counters of the outcomes a route can have are present as 0 or 1, so a
     /// quiet period graphs as 0 and alarms see data; latency is in milliseconds.
-    pub fn to_emf(&self, now: SystemTime) -> Value {
-        let timestamp_ms = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+    /// `timestamp_ms`: the instant of the line, from the services' [`crate::clock::Clock`].
+    pub fn to_emf(&self, timestamp_ms: i64) -> Value {
         let latency_ms = self.duration.as_secs_f64() * 1000.0;
         let mut metrics = vec![(LATENCY, json!(latency_ms), "Milliseconds")];
         if self.login_route {

@@ -3,6 +3,9 @@
 //! bench's yardstick), for many inputs and parameters, including the production path
 //! (`PasswordHasher` with its reused work area) verifying a hash the C code made.
 
+// FFI calls into the C reference implementation (libargon2 via argon2-sys).
+#![allow(unsafe_code)]
+
 use argon2::{Algorithm, Argon2, AssociatedData, Params, ParamsBuilder, Version};
 use shared::auth::password::{Password, PasswordHasher, PasswordPolicy};
 

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::auth::password::PasswordPolicy;
 use shared::auth::tokens::{Claims, TokenType};
-use shared::config::Settings;
+use shared::config::{Settings, StoreKind};
 use shared::http::{Route, Services, handle};
 use shared::service::audit::MemoryAudit;
 
@@ -21,6 +21,7 @@ async fn services() -> (Services, Arc<MemoryAudit>) {
     let settings = Settings {
         seed_file: Some(repo_path("events/seed.json")),
         password_policy: PasswordPolicy::INSECURE_FAST,
+        store: StoreKind::Embedded,
         ..Settings::default()
     };
     let crypto = settings.crypto().unwrap();

@@ -5,7 +5,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::auth::password::PasswordPolicy;
 use shared::auth::tokens::TokenType;
-use shared::config::Settings;
+use shared::clock::Clock as _;
+use shared::config::{Settings, StoreKind};
 use shared::http::{Route, Services, handle};
 
 fn repo_path(relative: &str) -> std::path::PathBuf {
@@ -18,6 +19,7 @@ async fn services() -> Services {
     Settings {
         seed_file: Some(repo_path("events/seed.json")),
         password_policy: PasswordPolicy::INSECURE_FAST,
+        store: StoreKind::Embedded,
         ..Settings::default()
     }
     .build_services()
@@ -103,10 +105,7 @@ async fn token_id_success_has_every_seed_000_field_and_tokens_verify() {
     assert_eq!(access.sub, "10001");
     assert_eq!(access.app, "demo");
     assert_eq!(data["expire"].as_i64().unwrap(), access.exp);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = shared::clock::SystemClock.now_secs();
     assert!((access.exp - now - 86_400).abs() < 5, "app ttl");
     let store = tokens
         .verify(data["store_token"].as_str().unwrap(), TokenType::Store)

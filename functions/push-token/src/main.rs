@@ -5,5 +5,5 @@ use shared::http::Route;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::config::run_function(&[Route::PushRing, Route::PushMessage]).await
+    shared::bootstrap::run_function(&[Route::PushRing, Route::PushMessage]).await
 }

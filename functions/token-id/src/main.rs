@@ -4,5 +4,5 @@ use shared::http::Route;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::config::run_function(&[Route::TokenId]).await
+    shared::bootstrap::run_function(&[Route::TokenId]).await
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::tokens::TokenType;
+use super::token_type::TokenType;
 
 /// The `aud` claim: one or more audiences (RFC 7519 §4.1.3: a string or an array).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::auth::keyset::{LEGACY_STORE_SECRET_ID, SecretVersion, SecretVersions};
-use crate::auth::tokens::random_id;
+use crate::auth::random::random_id;
+use crate::auth::secret_versions::{LEGACY_STORE_SECRET_ID, SecretVersion, SecretVersions};
 use crate::error::{Error, Result};
 
 /// HMAC secrets shorter than this are refused.

@@ -24,12 +24,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 pub use crate::auth::hmac_keys::{HmacKeys, access_key_secret, new_session_id};
-use crate::auth::tokens::{PublicJwk, random_bytes, random_id};
+use crate::auth::random::random_bytes;
+pub use crate::auth::secret_versions::{LEGACY_STORE_SECRET_ID, SecretVersion, SecretVersions};
 use crate::error::{Error, Result};
-
-/// Version id the store secret of a key set from before versioning gets when upgraded.
-/// Session ids minted then carry no version, and derive with this one.
-pub const LEGACY_STORE_SECRET_ID: &str = "legacy";
 
 /// One signing key as stored in the key-set document.
 #[derive(Clone, Serialize, Deserialize)]
@@ -46,69 +43,6 @@ impl fmt::Debug for KeyMaterial {
         f.debug_struct("KeyMaterial")
             .field("kid", &self.kid)
             .finish_non_exhaustive()
-    }
-}
-
-/// One version of an HMAC secret.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct SecretVersion {
-    /// Names this version in what it authenticates; never contains `.`.
-    pub id: String,
-    /// 32 random bytes, base64url without padding.
-    pub secret: String,
-    #[serde(default)]
-    pub created: i64,
-}
-
-impl fmt::Debug for SecretVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretVersion")
-            .field("id", &self.id)
-            .field("created", &self.created)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SecretVersion {
-    fn generate(now: i64) -> Result<Self> {
-        Ok(Self {
-            id: random_id::<6>()?,
-            secret: B64.encode(random_bytes::<32>()?),
-            created: now,
-        })
-    }
-}
-
-/// An HMAC secret's current version and the one it replaced.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SecretVersions {
-    pub current: SecretVersion,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous: Option<SecretVersion>,
-}
-
-impl SecretVersions {
-    fn generate(now: i64) -> Result<Self> {
-        Ok(Self {
-            current: SecretVersion::generate(now)?,
-            previous: None,
-        })
-    }
-
-    /// A new current version; the old current one stays as `previous`, the one before it
-    /// is dropped (and with it everything it authenticated).
-    fn rotate(&mut self, now: i64) -> Result<()> {
-        let next = SecretVersion::generate(now)?;
-        self.previous = Some(std::mem::replace(&mut self.current, next));
-        Ok(())
-    }
-
-    /// The ids of the live versions, current first.
-    pub fn ids(&self) -> Vec<&str> {
-        std::iter::once(&self.current)
-            .chain(&self.previous)
-            .map(|v| v.id.as_str())
-            .collect()
     }
 }
 
@@ -285,6 +219,18 @@ impl KeyMaterial {
             created: now,
         })
     }
+}
+
+/// A public key as served in the JWKS document (RFC 8037 OKP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicJwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+    pub alg: String,
 }
 
 /// The public key set (a JWKS document, `{"keys": [...]}`): what the public secret holds

@@ -5,7 +5,10 @@ pub mod hmac_keys;
 pub mod keyset;
 pub mod lockout;
 pub mod password;
+pub mod random;
 pub mod refresh;
+pub mod secret_versions;
+pub mod token_type;
 pub mod tokens;
 
 use base64::Engine as _;

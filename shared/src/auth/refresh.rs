@@ -16,8 +16,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::auth::keyset::HmacKeys;
-use crate::auth::tokens::random_id;
+use crate::auth::hmac_keys::HmacKeys;
+use crate::auth::random::random_id;
 use crate::error::{Error, Result};
 
 /// A family lives at most this long from its login, whatever the rotations (seconds).

@@ -15,16 +15,12 @@ use std::time::Instant;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 
 use crate::domain::PushKind;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::metrics::{self, Outcome};
-use crate::service::audit::{AuditLog, TracingAudit};
-use crate::service::hashing::HashingPool;
-use crate::service::push::PushService;
-use crate::service::session::SessionService;
-use crate::service::{Crypto, LoginService};
-use crate::store::{LoginStore, PushRegistrationStore, SessionStore};
 use login::NamedBy;
-use std::sync::Arc;
+
+// `Services` is built in `service`; re-exported here, where handlers take it.
+pub use crate::service::Services;
 
 /// Every route this service answers. The `imauth serve` router, the Lambda functions,
 /// `template.yaml`, `openapi.yaml` and `events/` are all checked against this table.
@@ -167,45 +163,6 @@ impl Route {
     }
 }
 
-/// The services a request may need, over one store.
-pub struct Services {
-    pub login: LoginService,
-    pub sessions: SessionService,
-    pub push: PushService,
-    /// The metrics' `Service` dimension (`IMAUTH_SERVICE`, the stack name in AWS).
-    pub metrics_service: String,
-}
-
-impl Services {
-    pub fn over<S>(store: Arc<S>, crypto: Arc<Crypto>) -> Self
-    where
-        S: LoginStore + SessionStore + PushRegistrationStore + 'static,
-    {
-        Self::with_audit(store, crypto, Arc::new(TracingAudit))
-    }
-
-    /// For a server taking many requests at once: argon2 on `threads` dedicated threads
-    /// (see [`LoginService::with_hashing_pool`]).
-    pub fn with_hashing_pool(mut self, threads: usize) -> Result<Self> {
-        let pool = Arc::new(HashingPool::new(threads)?);
-        self.login = self.login.with_hashing_pool(pool);
-        Ok(self)
-    }
-
-    /// As [`Services::over`], with admin acts recorded to `audit`.
-    pub fn with_audit<S>(store: Arc<S>, crypto: Arc<Crypto>, audit: Arc<dyn AuditLog>) -> Self
-    where
-        S: LoginStore + SessionStore + PushRegistrationStore + 'static,
-    {
-        Self {
-            login: LoginService::with_audit(store.clone(), crypto.clone(), audit),
-            sessions: SessionService::new(store.clone(), crypto.clone()),
-            push: PushService::new(store, crypto),
-            metrics_service: metrics::service_name(),
-        }
-    }
-}
-
 /// Answers one request for `route`: the single entry point of every Lambda function
 /// and of `imauth serve`. Writes one JSON log line per request, without secrets, which
 /// is also the request's CloudWatch EMF metrics document (`crate::metrics`).
@@ -236,7 +193,7 @@ pub async fn handle(services: &Services, route: Route, req: Request) -> Response
         trace_id: trace_id.as_deref(),
         recorded: &recorded,
     };
-    metrics::write_line(&line.to_emf(std::time::SystemTime::now()));
+    metrics::write_line(&line.to_emf(services.login.crypto().clock.now_ms()));
     response
 }
 

@@ -5,13 +5,13 @@
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::Services;
 use super::caller::{Principal, acting, principal};
 use super::request::{JsonFields, header};
 use super::respond::envelope;
-use crate::domain::{LoginKey, PushKind, PushRegistration};
+use crate::domain::{PushKind, PushRegistration};
 use crate::error::{Error, Result};
 use crate::service::push::{RegistrationInput, canonical_channel, validate_push_token};
+use crate::service::{PushCaller, Services};
 
 /// A registration as answered: seed 003's field names, plus what the server decided.
 #[derive(Debug, Serialize)]
@@ -49,41 +49,25 @@ impl From<PushRegistration> for RegistrationData {
     }
 }
 
-/// `(app_id, user_id)` the request acts for: the user of a (non-revoked) access token,
-/// or the user an app's admin token names with the `user_id` header (audited).
+/// The caller as the HTTP request names it; the rules are [`Services::push_owner`]'s.
 async fn caller(services: &Services, req: &Request) -> Result<(String, i64)> {
-    let crypto = services.login.crypto();
-    match principal(crypto, req).await? {
-        None => Err(Error::Unauthorized(
-            "missing access token: send Authorization: Bearer <token> or access-token".into(),
-        )),
-        Some(Principal::User(claims)) => {
-            if header(req, "user_id")?.is_some() || header(req, "group_id")?.is_some() {
-                return Err(Error::Forbidden(
-                    "only an app's admin token may act through user_id or group_id headers".into(),
-                ));
-            }
-            let user = services.sessions.token_user(&claims).await?;
-            Ok((user.app_id, user.user_id))
+    let caller = match principal(services.login.crypto(), req).await? {
+        None => {
+            return Err(Error::Unauthorized(
+                "missing access token: send Authorization: Bearer <token> or access-token".into(),
+            ));
         }
+        Some(Principal::User(claims)) => PushCaller::User {
+            claims,
+            acting_headers: header(req, "user_id")?.is_some() || header(req, "group_id")?.is_some(),
+        },
         Some(Principal::Admin(claims)) => {
             let app = services.login.app(&claims.app).await?;
-            let acting = acting(&services.login, req, &app).await?.ok_or_else(|| {
-                Error::Forbidden("an admin token must name the user with a user_id header".into())
-            })?;
-            let user_id = acting.user_id.ok_or_else(|| {
-                Error::bad_request("push registrations belong to a user: send a user_id header")
-            })?;
-            services
-                .login
-                .store()
-                .find_user(&app.app_id, &LoginKey::UserId(user_id))
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("no user {user_id} in this app")))?;
-            services.login.record_act("admin_act_push", &app, &acting);
-            Ok((app.app_id.clone(), user_id))
+            let acting = acting(&services.login, req, &app).await?;
+            PushCaller::Admin { app, acting }
         }
-    }
+    };
+    services.push_owner(caller).await
 }
 
 fn input(body: &JsonFields) -> Result<RegistrationInput> {

@@ -18,7 +18,7 @@ pub fn status_of(error: &Error) -> u16 {
         Error::MethodNotAllowed(_) => 405,
         Error::Conflict(_) => 409,
         Error::PayloadTooLarge(_) => 413,
-        Error::Internal(_) => 500,
+        Error::Internal(_) | Error::Config(_) => 500,
         Error::Unavailable(_) => 503,
     }
 }
@@ -27,7 +27,7 @@ pub fn status_of(error: &Error) -> u16 {
 /// sentence; everything else was written to be shown.
 pub fn client_message(error: &Error) -> String {
     match error {
-        Error::Internal(detail) => {
+        Error::Internal(detail) | Error::Config(detail) => {
             tracing::error!(detail = %detail, "internal error");
             "internal error; it has been logged".to_owned()
         }
@@ -93,7 +93,7 @@ fn easemob_error(error: &Error) -> (u16, &'static str, String) {
         Error::Conflict(_) => (409, "duplicate_unique_property_exists", message),
         Error::PayloadTooLarge(_) => (413, "request_entity_too_large", message),
         Error::Unavailable(_) => (503, "service_unavailable", message),
-        Error::Internal(_) => (500, "internal_server_error", message),
+        Error::Internal(_) | Error::Config(_) => (500, "internal_server_error", message),
     }
 }
 

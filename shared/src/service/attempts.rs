@@ -9,9 +9,8 @@
 //! lock that attempts without a proof build up does not stop it. A password change, a
 //! ban or a logout everywhere (`tokens_valid_after`) ends every proof issued before.
 
-use crate::auth::audience::Audience;
 use crate::auth::lockout::{LockState, LockSubject};
-use crate::auth::tokens::{Claims, TokenType, random_id};
+use crate::auth::tokens::{Claims, Minting, TokenType, random_id};
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 use crate::service::Crypto;
@@ -70,22 +69,18 @@ async fn proves_device(crypto: &Crypto, proof: &str, app: &App, user: &User, gui
 /// A new device proof for `user` on `device_guid`.
 pub fn issue_device_proof(crypto: &Crypto, app: &App, user: &User, guid: &str) -> Result<String> {
     let now_ms = crypto.clock.now_ms();
-    let now = now_ms.div_euclid(1000);
     let tokens = &crypto.tokens;
-    tokens.sign(&Claims {
-        iss: tokens.issuer().to_owned(),
-        aud: Audience::minted(TokenType::DeviceProof, &app.app_id),
-        sub: user.user_id.to_string(),
-        app: app.app_id.clone(),
-        iat: now,
-        iat_ms: now_ms,
-        exp: now.saturating_add(DEVICE_PROOF_LIFETIME_SECS),
-        sid: random_id::<16>()?,
-        typ: TokenType::DeviceProof,
-        dev: Some(guid.to_owned()),
-        act: None,
-        grp: None,
-    })
+    let minting = Minting {
+        issuer: tokens.issuer(),
+        app_id: &app.app_id,
+        sub: &user.user_id.to_string(),
+        session_id: &random_id::<16>()?,
+        now_ms,
+        exp: now_ms
+            .div_euclid(1000)
+            .saturating_add(DEVICE_PROOF_LIFETIME_SECS),
+    };
+    tokens.sign(&Claims::new(TokenType::DeviceProof, minting).with_device(Some(guid)))
 }
 
 /// A right password: answered only if, read after the password was verified, the

@@ -6,15 +6,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::auth::audience::Audience;
 use crate::auth::password::Password;
-use crate::auth::refresh::{self, RefreshFamily};
-use crate::auth::tokens::{Actor, Claims, TokenType, random_id};
+use crate::auth::tokens::{Actor, Claims, Minting, TokenType, random_id};
 use crate::auth::verify_client_secret;
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Outcome};
 use crate::service::audit::{AuditEvent, AuditLog, TracingAudit};
+use crate::service::crypto::verify_now;
+pub use crate::service::crypto::{IssuedTokens, Subject};
 use crate::service::hashing::HashingPool;
 use crate::service::{Crypto, attempts};
 use crate::store::LoginStore;
@@ -44,59 +44,6 @@ pub struct Acting {
     pub user_id: Option<i64>,
     pub group_id: Option<i64>,
     pub source_ip: Option<String>,
-}
-
-/// The tokens of one login session.
-#[derive(Clone)]
-pub struct IssuedTokens {
-    pub token: String,
-    /// Unix seconds at which `token` expires.
-    pub expire: i64,
-    /// Seconds the token lives; 0 for a non-expiring token (Easemob's convention).
-    pub expires_in: u64,
-    pub push_token: Option<String>,
-    pub store_token: String,
-    pub access_key_secret: String,
-    pub session_id: String,
-    /// The refresh token and when it expires (Unix seconds); none for tokens an admin
-    /// minted by acting, so a refresh can never shed the `act` claim.
-    pub refresh: Option<(String, i64)>,
-    /// A password login with a `device_guid`: the proof that lets this device past the
-    /// account-wide lock next time (service::attempts).
-    pub device_proof: Option<String>,
-}
-
-impl std::fmt::Debug for IssuedTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedTokens")
-            .field("expire", &self.expire)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Whom the tokens are for.
-#[derive(Debug, Clone)]
-pub enum Subject {
-    User(User),
-    /// An admin acting as the admin of a group (seed 000's `group_id` header).
-    GroupAdmin(i64),
-}
-
-impl Subject {
-    fn sub(&self) -> String {
-        match self {
-            Self::User(user) => user.user_id.to_string(),
-            Self::GroupAdmin(group) => format!("group-admin:{group}"),
-        }
-    }
-
-    /// Seed 000's `data.user_id`: the user, or 0 for a group-admin token.
-    pub fn user_id(&self) -> i64 {
-        match self {
-            Self::User(user) => user.user_id,
-            Self::GroupAdmin(_) => 0,
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -428,20 +375,15 @@ impl LoginService {
         let now = now_ms.div_euclid(1000);
         let (exp, expires_in) = lifetime.expiry(&app, now)?;
         let tokens = &self.crypto.tokens;
-        let access_token = tokens.sign(&Claims {
-            iss: tokens.issuer().to_owned(),
-            aud: Audience::minted(TokenType::App, &app.app_id),
-            sub: app.client_id.clone(),
-            app: app.app_id.clone(),
-            iat: now,
-            iat_ms: now_ms,
+        let minting = Minting {
+            issuer: tokens.issuer(),
+            app_id: &app.app_id,
+            sub: &app.client_id,
+            session_id: &random_id::<16>()?,
+            now_ms,
             exp,
-            sid: random_id::<16>()?,
-            typ: TokenType::App,
-            dev: None,
-            act: None,
-            grp: None,
-        })?;
+        };
+        let access_token = tokens.sign(&Claims::new(TokenType::App, minting))?;
         Ok(AppGrant {
             app,
             access_token,
@@ -479,16 +421,6 @@ impl LoginService {
     }
 }
 
-fn verify_now(crypto: &Crypto, password: &Password, stored: Option<&str>) -> Result<bool> {
-    match stored {
-        Some(hash) => crypto.hasher.verify(password, hash),
-        None => {
-            crypto.hasher.dummy_verify(password);
-            Ok(false)
-        }
-    }
-}
-
 /// Whether a login key names this user (all keys are canonical).
 fn names_user(key: &LoginKey, user: &User) -> bool {
     match key {
@@ -496,81 +428,5 @@ fn names_user(key: &LoginKey, user: &User) -> bool {
         LoginKey::Username(name) => *name == user.username,
         LoginKey::Phone(phone) => user.phone.as_ref() == Some(phone),
         LoginKey::Email(email) => user.email.as_ref() == Some(email),
-    }
-}
-
-impl Crypto {
-    /// Mints the access token, the store token, the derived `access_key_secret`, and a
-    /// push token bound to `device_guid` when one is given.
-    pub fn issue(
-        &self,
-        app: &App,
-        subject: &Subject,
-        device_guid: Option<&str>,
-        lifetime: Lifetime,
-        acting: Option<(Actor, Option<i64>)>,
-    ) -> Result<IssuedTokens> {
-        let tokens = &self.tokens;
-        let now_ms = self.clock.now_ms();
-        let now = now_ms.div_euclid(1000);
-        let (expire, expires_in) = lifetime.expiry(app, now)?;
-        let session_id = tokens.new_session_id()?;
-        let (act, grp) = acting.map_or((None, None), |(a, g)| (Some(a), g));
-        let claims = |typ: TokenType, dev: Option<&str>| Claims {
-            iss: tokens.issuer().to_owned(),
-            aud: Audience::minted(typ, &app.app_id),
-            sub: subject.sub(),
-            app: app.app_id.clone(),
-            iat: now,
-            iat_ms: now_ms,
-            exp: expire,
-            sid: session_id.clone(),
-            typ,
-            dev: dev.map(str::to_owned),
-            act: act.clone(),
-            grp,
-        };
-        let token = tokens.sign(&claims(TokenType::Access, None))?;
-        let store_token = tokens.sign(&claims(TokenType::Store, None))?;
-        let push_token = device_guid
-            .map(|guid| tokens.sign(&claims(TokenType::Push, Some(guid))))
-            .transpose()?;
-        let access_key_secret = tokens.access_key_secret(&session_id)?;
-        Ok(IssuedTokens {
-            token,
-            expire,
-            expires_in,
-            push_token,
-            store_token,
-            access_key_secret,
-            session_id,
-            refresh: None,
-            device_proof: None,
-        })
-    }
-
-    /// A login's refresh token: the sealed opener of a new family (stored nowhere until
-    /// first used), and until when it may be used.
-    pub fn open_refresh_family(
-        &self,
-        user: &User,
-        device_guid: Option<String>,
-    ) -> Result<(String, i64)> {
-        let now_ms = self.clock.now_ms();
-        let now = now_ms.div_euclid(1000);
-        let family = RefreshFamily {
-            family_id: refresh::new_family_id()?,
-            app_id: user.app_id.clone(),
-            user_id: user.user_id,
-            device_guid,
-            created_at: now,
-            created_ms: now_ms,
-            expires_at: now.saturating_add(refresh::FAMILY_LIFETIME_SECS),
-        };
-        let expire = now.saturating_add(refresh::IDLE_LIFETIME_SECS);
-        Ok((
-            refresh::seal_opener(self.tokens.refresh_keys()?, &family)?,
-            expire.min(family.expires_at),
-        ))
     }
 }

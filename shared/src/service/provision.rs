@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::auth::hash_client_secret;
 use crate::auth::password::{Password, PasswordHasher};
-use crate::auth::tokens::random_id;
+use crate::auth::random::random_id;
 use crate::clock::Clock;
 use crate::domain::{
     App, DEFAULT_MAX_TOKEN_TTL_SECS, DEFAULT_TOKEN_TTL_SECS, User, normalize_email,

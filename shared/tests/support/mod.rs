@@ -30,7 +30,9 @@ pub async fn env() -> Env {
     let clock = Arc::new(ManualClock::at_ms(SystemClock.now_ms()));
     let crypto = Arc::new(Crypto {
         hasher: PasswordHasher::new(PasswordPolicy::INSECURE_FAST).unwrap(),
-        tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth").unwrap(),
+        tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth")
+            .unwrap()
+            .with_clock(clock.clone()),
         clock: clock.clone(),
         key_refresh: None,
     });

@@ -1,39 +1,71 @@
-//! Changing an app: both of its items (`APP#…` and `APPNAME#…`) rewritten in one
-//! transaction, conditioned on the revision read, so the copies never disagree and
+//! Apps: the app item (`APP#…`) and its copy by name (`APPNAME#…`), both rewritten in
+//! one transaction conditioned on the revision read, so the copies never disagree and
 //! concurrent changes each apply to what the other left.
 
-use std::time::Duration;
-
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-use super::{APP_SK, DynamoStore, UPDATE_ATTEMPTS, app_name_pk, app_pk, at_revision, to_item};
+use super::DynamoStore;
+use super::keys::{APP_SK, app_name_pk, app_pk, from_item, to_item};
+use super::transactions::{UPDATE_RETRY, at_revision};
 use crate::domain::App;
 use crate::error::{Error, Result};
-use crate::store::{AppChange, AppDirectory as _};
+use crate::retry::Attempt;
+use crate::store::{AppAdmin, AppChange, AppDirectory};
+
+#[async_trait]
+impl AppDirectory for DynamoStore {
+    async fn app_by_id(&self, app_id: &str) -> Result<Option<App>> {
+        self.get(app_pk(app_id), APP_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn app_by_name(&self, org_name: &str, app_name: &str) -> Result<Option<App>> {
+        self.get(app_name_pk(org_name, app_name), APP_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl AppAdmin for DynamoStore {
+    async fn create_app(&self, app: &App) -> Result<()> {
+        self.create_all(vec![
+            ("app_id", to_item(app, app_pk(&app.app_id), APP_SK)?),
+            (
+                "org_name/app_name",
+                to_item(app, app_name_pk(&app.org_name, &app.app_name), APP_SK)?,
+            ),
+        ])
+        .await
+    }
+
+    async fn update_app(&self, app_id: &str, change: &AppChange, now_ms: i64) -> Result<App> {
+        self.change_app(app_id, change, now_ms).await
+    }
+}
 
 impl DynamoStore {
-    pub(super) async fn change_app(
-        &self,
-        app_id: &str,
-        change: &AppChange,
-        now_ms: i64,
-    ) -> Result<App> {
-        let mut backoff = Duration::from_millis(10);
-        for _ in 0..UPDATE_ATTEMPTS {
-            let current = self
-                .app_by_id(app_id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("no app {app_id}")))?;
-            let next = change.apply(&current, now_ms);
-            if self.replace_app(&current, &next).await? {
-                return Ok(next);
-            }
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
-        }
-        Err(Error::Unavailable(format!(
-            "app {app_id} kept changing; update not applied"
-        )))
+    async fn change_app(&self, app_id: &str, change: &AppChange, now_ms: i64) -> Result<App> {
+        UPDATE_RETRY
+            .run(|| async {
+                let current = self
+                    .app_by_id(app_id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no app {app_id}")))?;
+                let next = change.apply(&current, now_ms);
+                Ok(if self.replace_app(&current, &next).await? {
+                    Attempt::Done(next)
+                } else {
+                    Attempt::Retry(Error::Unavailable(format!(
+                        "app {app_id} kept changing; update not applied"
+                    )))
+                })
+            })
+            .await
     }
 
     /// Writes `new` over both copies of `old` if both are still at `old.revision`;

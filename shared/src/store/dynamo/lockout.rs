@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{DynamoStore, from_item, key, n, sdk_error, table, values};
+use super::keys::{from_item, key, n, values};
+use super::{DynamoStore, sdk_error, table};
 use crate::auth::lockout::{LockState, LockSubject, MAX_LOCK_MS};
 use crate::domain::LoginKey;
 use crate::error::{Error, Result};

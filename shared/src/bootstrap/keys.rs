@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use aws_types::SdkConfig;
 
-use super::Settings;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::{KeySetDocument, PublicJwk, PublicKeySet, TokenKeys};
 use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::service::{Crypto, KeyRefresh};
 
@@ -20,7 +20,7 @@ impl Settings {
         match &self.keys_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::internal(format!("reading key file {}: {e}", path.display()))
+                    Error::config(format!("reading key file {}: {e}", path.display()))
                 })?;
                 KeySetDocument::from_json(&text, &format!("key file {}", path.display()))
             }
@@ -28,7 +28,7 @@ impl Settings {
                 tracing::warn!("no signing keys configured: generated an ephemeral key set");
                 KeySetDocument::generate(clock.now_secs())
             }
-            None => Err(Error::internal(
+            None => Err(Error::config(
                 "no signing keys configured: set IMAUTH_KEYS_SECRET_ARN (or IMAUTH_KEYS_FILE)",
             )),
         }
@@ -68,7 +68,7 @@ impl Settings {
         self.check()?;
         Ok(Arc::new(Crypto {
             hasher: PasswordHasher::new(self.password_policy)?,
-            tokens,
+            tokens: tokens.with_clock(clock.clone()),
             clock,
             key_refresh,
         }))
@@ -128,7 +128,7 @@ async fn secret_string(sdk: &SdkConfig, arn: &str, what: &str) -> Result<String>
         .send()
         .await
         .map_err(|e| {
-            Error::internal(format!(
+            Error::config(format!(
                 "reading {what} from secret {arn}: {}",
                 aws_smithy_types::error::display::DisplayErrorContext(&e)
             ))
@@ -136,7 +136,7 @@ async fn secret_string(sdk: &SdkConfig, arn: &str, what: &str) -> Result<String>
     output
         .secret_string()
         .map(str::to_owned)
-        .ok_or_else(|| Error::internal(format!("secret {arn} has no string value")))
+        .ok_or_else(|| Error::config(format!("secret {arn} has no string value")))
 }
 
 /// The private key set stored in a Secrets Manager secret's string.
@@ -149,5 +149,5 @@ pub async fn keys_from_secret(sdk: &SdkConfig, arn: &str) -> Result<KeySetDocume
 pub async fn public_keys_from_secret(sdk: &SdkConfig, arn: &str) -> Result<PublicKeySet> {
     let text = secret_string(sdk, arn, "public keys").await?;
     serde_json::from_str(&text)
-        .map_err(|e| Error::internal(format!("secret {arn} is not a public key set: {e}")))
+        .map_err(|e| Error::config(format!("secret {arn} is not a public key set: {e}")))
 }
