@@ -6,15 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// A tenant. Seed-000 routes name it by `app_id`; Easemob routes by `org_name/app_name`.
+/// A tenant. Vendor login API routes name it by `app_id`; Easemob routes by `org_name/app_name`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct App {
     pub app_id: String,
     pub org_name: String,
     pub app_name: String,
-    /// `encrypt_type` of seed 000: whether clients must use an encrypted connection.
+    /// `encrypt_type` of the vendor login API: whether clients must use an encrypted connection.
     pub encrypt_type: i32,
-    /// Public key handed to clients for the encrypted connection (`public_key` of seed 000).
+    /// Public key handed to clients for the encrypted connection (`public_key` of the vendor login API).
     pub public_key: String,
     /// Default access-token lifetime in seconds.
     pub token_ttl: u64,
@@ -23,7 +23,7 @@ pub struct App {
     pub client_id: String,
     /// Hash of the client secret; the secret itself is never stored.
     pub client_secret_hash: String,
-    /// Default `bundleid` of push registrations (seed 003: "默认为公司包名").
+    /// Default `bundleid` of push registrations (the vendor push-token guide: "默认为公司包名").
     #[serde(default)]
     pub bundle_id: String,
     /// Longest lifetime in seconds a client may ask for with Easemob's `ttl`, for user and
@@ -139,7 +139,7 @@ impl LoginKey {
         normalize_email(raw).map(Self::Email)
     }
 
-    /// Resolves seed 000's `login_name` ("a phone, an email or a username") to exactly one
+    /// Resolves the vendor login API's `login_name` ("a phone, an email or a username") to exactly one
     /// kind, so the login costs one read: an `@` means an email; digits with an optional
     /// leading `+` (spaces, dashes, dots and parentheses allowed as separators) mean a phone;
     /// anything else is a username. Usernames therefore must not look like phones, which
@@ -284,7 +284,7 @@ mod tests {
     }
 }
 
-/// Which push a registration is for (seed 003).
+/// Which push a registration is for (the vendor push-token guide, docs/api.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PushKind {

@@ -1,5 +1,5 @@
 //! The Easemob-compatible token route, app (admin) tokens, and admin acting through
-//! seed 000's `user_id` / `group_id` headers.
+//! the vendor login API's `user_id` / `group_id` headers.
 
 use std::sync::Arc;
 

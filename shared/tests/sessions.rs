@@ -28,7 +28,7 @@ async fn every_login_returns_a_refresh_token_that_rotates() {
     assert_eq!(second["data"]["time"], second["data"]["refresh_expire"]);
     assert_ne!(second["data"]["token"], first["data"]["token"]);
 
-    // Seed 003's spelling works too, and each use rotates again.
+    // The vendor push-token guide's spelling works too, and each use rotates again.
     let (status, third) = call(
         &env,
         Route::TokenRefresh,

@@ -1,4 +1,4 @@
-//! Seed 003's push-token routes (`/v1/api/user/token`, `/v1/api/user/message/token`):
+//! The vendor push-token guide's push-token routes (`/v1/api/user/token`, `/v1/api/user/message/token`):
 //! wiring only; the handlers live in `shared::http`.
 
 use shared::http::Route;

@@ -82,7 +82,7 @@ pub fn new_session_id(store: &HmacKeys) -> Result<String> {
     Ok(format!("{}.{}", store.current().0, random_id::<16>()?))
 }
 
-/// `access_key_secret` of seed 000 for a session, as the file store re-derives it from
+/// `access_key_secret` of the vendor login API for a session, as the file store re-derives it from
 /// the store token's `sid`: HMAC-SHA256 under the store-secret version the sid names
 /// (the part before its first `.`; a sid without one is from before versioning and
 /// names [`LEGACY_STORE_SECRET_ID`]), over a label and the whole sid.

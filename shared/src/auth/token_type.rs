@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenType {
-    /// A user's API token (seed 000's `token`, Easemob's `access_token`).
+    /// A user's API token (the vendor login API's `token`, Easemob's `access_token`).
     Access,
     /// Bound to one device; for the push gateway.
     Push,
-    /// For the file store (seed 000's `store_token`).
+    /// For the file store (the vendor login API's `store_token`).
     Store,
     /// An app's admin token (Easemob's `client_credentials` grant).
     App,

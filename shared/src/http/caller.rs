@@ -1,5 +1,5 @@
 //! "Who is calling": the one place that reads `access-token` / `Authorization: Bearer`
-//! and seed 000's acting headers (`user_id`, `group_id`). No route parses them itself.
+//! and the vendor login API's acting headers (`user_id`, `group_id`). No route parses them itself.
 
 use std::net::IpAddr;
 
@@ -29,8 +29,8 @@ pub fn source_ip(req: &Request) -> Option<String> {
         .map(|addr| addr.0.to_string())
 }
 
-/// The presented token: the `access-token` header (seed 000) or `Authorization: Bearer`
-/// (seed 003, Easemob).
+/// The presented token: the `access-token` header (the vendor login API, docs/api.md) or `Authorization: Bearer`
+/// (the vendor push-token guide, Easemob).
 pub fn presented_token(req: &Request) -> Result<Option<&str>> {
     if let Some(token) = header(req, "access-token")?.filter(|t| !t.is_empty()) {
         return Ok(Some(token));
@@ -73,7 +73,7 @@ pub async fn principal(crypto: &Crypto, req: &Request) -> Result<Option<Principa
     }))
 }
 
-/// Seed 000's acting headers, checked: `None` when neither is present; otherwise they
+/// The vendor login API's acting headers, checked: `None` when neither is present; otherwise they
 /// are honoured only with a valid admin token of `app` (403 for any other token or
 /// none, 401 for an invalid one or one revoked by a client secret rotation).
 pub async fn acting(service: &LoginService, req: &Request, app: &App) -> Result<Option<Acting>> {

@@ -1,4 +1,4 @@
-//! `POST /{org_name}/{app_name}/token` (seeds 002/004, Easemob-compatible): a user token
+//! `POST /{org_name}/{app_name}/token` (Easemob's user-token API, Easemob-compatible): a user token
 //! (`grant_type: password`) or the app's admin token (`grant_type: client_credentials`).
 
 use lambda_http::{Body, Request, Response};

@@ -1,4 +1,4 @@
-//! `POST /token/id`, `/token/login`, `/token/user` (seed 000).
+//! `POST /token/id`, `/token/login`, `/token/user` (the vendor login API, docs/api.md).
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -11,7 +11,7 @@ use crate::domain::{App, LoginKey};
 use crate::error::{Error, Result};
 use crate::service::{IssuedTokens, Lifetime, LoginGrant, LoginRequest, LoginService};
 
-/// Seed 000's `data` object.
+/// The vendor login API's `data` object.
 #[derive(Debug, Serialize)]
 pub struct TokenData {
     pub access_key_secret: String,

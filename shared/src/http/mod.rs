@@ -33,9 +33,9 @@ pub enum Route {
     AppToken,
     TokenRefresh,
     TokenRevoke,
-    /// Seed 003: ring (call) push tokens.
+    /// Vendor push-token guide: ring (call) push tokens.
     PushRing,
-    /// Seed 003: message push tokens.
+    /// Vendor push-token guide: message push tokens.
     PushMessage,
     Jwks,
 }

@@ -1,4 +1,4 @@
-//! Seed 003's push-token routes: `POST` registers, `GET` lists the caller's
+//! The vendor push-token guide's push-token routes: `POST` registers, `GET` lists the caller's
 //! registrations, `DELETE` unregisters, on `/v1/api/user/token` (ring) and
 //! `/v1/api/user/message/token` (message).
 
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::service::push::{RegistrationInput, canonical_channel, validate_push_token};
 use crate::service::{PushCaller, Services};
 
-/// A registration as answered: seed 003's field names, plus what the server decided.
+/// A registration as answered: the vendor push-token guide's field names, plus what the server decided.
 #[derive(Debug, Serialize)]
 pub struct RegistrationData {
     pub push_token: String,

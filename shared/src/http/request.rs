@@ -79,7 +79,7 @@ impl JsonFields {
 
 /// A header as text; `None` when absent, an error naming it when not valid UTF-8.
 ///
-/// Seed 000 names headers with underscores (`app_id`, `user_id`, `group_id`), which nginx
+/// The vendor login API names headers with underscores (`app_id`, `user_id`, `group_id`), which nginx
 /// (by default) and SAM's local API drop, so the dashed spelling (`app-id`) is accepted as
 /// the same header. Both present with different values is a 400, never a silent choice.
 pub fn header<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>> {
@@ -106,7 +106,7 @@ fn single_header<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>> {
     }
 }
 
-/// An int64 header such as seed 000's `user_id` and `group_id`.
+/// An int64 header such as the vendor login API's `user_id` and `group_id`.
 pub fn header_i64(req: &Request, name: &str) -> Result<Option<i64>> {
     header(req, name)?
         .map(|v| {

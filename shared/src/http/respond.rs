@@ -1,4 +1,4 @@
-//! The one mapping from [`Error`] to an HTTP response, and the seed-000 envelope.
+//! The one mapping from [`Error`] to an HTTP response, and the vendor login API's envelope.
 
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -58,7 +58,7 @@ pub fn json_response(status: u16, body: &impl Serialize) -> Response<Body> {
     response
 }
 
-/// Seed 000's `{code, data, message}`: HTTP status equals `code`; `message` is null on
+/// The vendor login API's `{code, data, message}`: HTTP status equals `code`; `message` is null on
 /// success and `data` null on failure.
 pub fn envelope<T: Serialize>(result: Result<T, Error>) -> Response<Body> {
     match result {
@@ -74,7 +74,7 @@ pub fn envelope<T: Serialize>(result: Result<T, Error>) -> Response<Body> {
     }
 }
 
-/// Easemob's error code and status for an error (seeds 002/004): bad credentials and a
+/// Easemob's error code and status for an error (Easemob's user-token API): bad credentials and a
 /// banned user are both 400 `invalid_grant`, an unknown org/app is 404.
 fn easemob_error(error: &Error) -> (u16, &'static str, String) {
     let message = client_message(error);

@@ -1,4 +1,4 @@
-//! `POST /token/refresh` (rotate a refresh token; seed 003 calls it `reflash_key`) and
+//! `POST /token/refresh` (rotate a refresh token; the vendor push-token guide calls it `reflash_key`) and
 //! `POST /token/revoke` (log out one session, or everywhere).
 
 use lambda_http::{Body, Request, Response};
@@ -12,7 +12,7 @@ use super::respond::envelope;
 use crate::error::{Error, Result};
 use crate::service::session::SessionService;
 
-/// Seed 000's token data, plus seed 003's names for the same facts (`id`,
+/// The vendor login API's token data, plus the vendor push-token guide's names for the same facts (`id`,
 /// `reflash_key`, `time`) so clients written against either document work.
 #[derive(Debug, Serialize)]
 pub struct RefreshData {
@@ -23,7 +23,7 @@ pub struct RefreshData {
     pub time: i64,
 }
 
-/// The refresh token of a body: `refresh_token`, or seed 003's `reflash_key`.
+/// The refresh token of a body: `refresh_token`, or the vendor push-token guide's `reflash_key`.
 fn presented_refresh(body: &JsonFields) -> Result<&str> {
     match body.optional_str("refresh_token")? {
         Some(token) => Ok(token),

@@ -91,7 +91,7 @@ impl std::fmt::Debug for IssuedTokens {
 #[derive(Debug, Clone)]
 pub enum Subject {
     User(User),
-    /// An admin acting as the admin of a group (seed 000's `group_id` header).
+    /// An admin acting as the admin of a group (the vendor login API's `group_id` header).
     GroupAdmin(i64),
 }
 
@@ -103,7 +103,7 @@ impl Subject {
         }
     }
 
-    /// Seed 000's `data.user_id`: the user, or 0 for a group-admin token.
+    /// The vendor login API's `data.user_id`: the user, or 0 for a group-admin token.
     pub fn user_id(&self) -> i64 {
         match self {
             Self::User(user) => user.user_id,

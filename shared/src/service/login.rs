@@ -37,7 +37,7 @@ pub struct LoginRequest {
     pub lifetime: Lifetime,
 }
 
-/// An admin token presented with seed 000's `user_id` / `group_id` headers.
+/// An admin token presented with the vendor login API's `user_id` / `group_id` headers.
 #[derive(Debug, Clone)]
 pub struct Acting {
     pub admin: Claims,
@@ -148,7 +148,7 @@ impl LoginService {
         self.store.as_ref()
     }
 
-    /// The app named by seed 000's `app_id` header, from the warm cache when fresh.
+    /// The app named by the vendor login API's `app_id` header, from the warm cache when fresh.
     pub async fn app(&self, app_id: &str) -> Result<Arc<App>> {
         match cached(&self.apps, &format!("id:{app_id}")) {
             Some(app) => {

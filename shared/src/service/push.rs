@@ -1,4 +1,4 @@
-//! Push-token registration (seed 003): ring and message tokens per device. An
+//! Push-token registration (the vendor push-token guide, docs/api.md): ring and message tokens per device. An
 //! idempotent upsert keyed on (app, kind, channel, token); a token registered by another
 //! user moves to that user (one device, one owner); each user holds at most
 //! [`MAX_REGISTRATIONS_PER_KIND`] per kind, the oldest evicted.

@@ -220,7 +220,7 @@ pub trait RefreshStore: Send + Sync {
     async fn revoke_family(&self, family: &RefreshFamily) -> Result<()>;
 }
 
-/// Push-token registrations (seed 003) and the devices logins name.
+/// Push-token registrations (the vendor push-token guide, docs/api.md) and the devices logins name.
 #[async_trait]
 pub trait PushStore: Send + Sync {
     async fn push_registration(&self, key: &PushKey) -> Result<Option<PushRegistration>>;

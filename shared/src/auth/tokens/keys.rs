@@ -125,7 +125,7 @@ impl TokenKeys {
         hmac_keys::new_session_id(&self.private()?.store)
     }
 
-    /// `access_key_secret` of seed 000: derived, not stored, so the file store can
+    /// `access_key_secret` of the vendor login API: derived, not stored, so the file store can
     /// re-derive it from the session id with the store secret (see
     /// [`hmac_keys::access_key_secret`]).
     pub fn access_key_secret(&self, session_id: &str) -> Result<String> {
