@@ -2,52 +2,26 @@
 //! rotation revoking earlier app (admin) tokens, and the app-scoped audience that lets a
 //! standard JWT verifier pin the app.
 
-use std::sync::Arc;
+mod support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
-use shared::auth::password::{PasswordHasher, PasswordPolicy};
-use shared::auth::tokens::{KeySetDocument, TokenKeys, TokenType};
-use shared::clock::{Clock, ManualClock, SystemClock};
-use shared::http::{Route, Services, handle};
-use shared::service::Crypto;
+use shared::auth::tokens::TokenType;
+use shared::clock::Clock;
+use shared::http::{Route, handle};
 use shared::service::admin::rotate_client_secret;
 use shared::service::provision::{NewApp, build_app};
-use shared::service::seed::SeedFile;
-use shared::store::{AppAdmin as _, EmbeddedStore};
+use shared::store::AppAdmin as _;
+use support::Env;
 
 const DEMO_SECRET: &str = "demo-client-secret-0123456789";
 
-struct Env {
-    services: Services,
-    store: Arc<EmbeddedStore>,
-    clock: Arc<ManualClock>,
-}
-
-/// The fixture apps and users of `events/seed.json`, plus app `short` (org `acme`,
-/// app `short`) whose clients may ask for at most two hours.
+/// The fixture apps and users of `events/seed.json` (support::env), plus app `short`
+/// (org `acme`, app `short`) whose clients may ask for at most two hours.
 async fn env() -> Env {
-    let clock = Arc::new(ManualClock::at_ms(SystemClock.now_ms()));
-    let crypto = Arc::new(Crypto {
-        hasher: PasswordHasher::new(PasswordPolicy::INSECURE_FAST).unwrap(),
-        tokens: TokenKeys::from_document(&KeySetDocument::generate(0).unwrap(), "imauth")
-            .unwrap()
-            .with_clock(clock.clone()),
-        clock: clock.clone(),
-        key_refresh: None,
-    });
-    let seed = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/seed.json"),
-    )
-    .unwrap();
-    let store = Arc::new(EmbeddedStore::new());
-    SeedFile::parse(&seed)
-        .unwrap()
-        .load_into(&store, &crypto.hasher, clock.as_ref())
-        .await
-        .unwrap();
+    let env = support::env().await;
     let (short, _) = build_app(NewApp {
         app_id: "short".into(),
         org_name: Some("acme".into()),
@@ -59,12 +33,8 @@ async fn env() -> Env {
         ..NewApp::default()
     })
     .unwrap();
-    store.create_app(&short).await.unwrap();
-    Env {
-        services: Services::over(store.clone(), crypto),
-        store,
-        clock,
-    }
+    env.store.create_app(&short).await.unwrap();
+    env
 }
 
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Request {
