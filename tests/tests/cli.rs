@@ -570,6 +570,42 @@ async fn import_reports_bad_rows_by_line_and_a_rerun_imports_nothing_twice() {
     assert_eq!(holder.user_id, 500);
 }
 
+/// Excel and Windows tools end lines with CRLF: a bad row is still named by its own line.
+#[tokio::test]
+async fn import_names_the_bad_line_whether_lines_end_in_lf_or_crlf() {
+    let (store, _) = fresh_store().await.unwrap();
+    create_app(&store, "shop").await;
+    for (end, first_id) in [("\n", 8001), ("\r\n", 8101)] {
+        let text = format!(
+            "user_id,username,phone,email,password{end}{first_id},a{first_id},,,pw{end}bad,b,x,y,z{end}"
+        );
+        let file = temp_file("line-ends.csv", &text);
+        let path = file.to_str().unwrap();
+        let outcome = run(
+            store.table(),
+            &args(&["import", "--app-id", "shop", path], &FAST),
+            "",
+        )
+        .await;
+        std::fs::remove_file(&file).unwrap();
+        let reported: Vec<&str> = outcome
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("line "))
+            .collect();
+        assert_eq!(
+            reported,
+            ["line 3: user_id \"bad\" is not a positive int64"],
+            "line ends {end:?}: {outcome:?}"
+        );
+        assert_eq!(
+            outcome.json()["imported"],
+            1,
+            "line ends {end:?}: {outcome:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn import_refuses_a_bad_header_and_an_unknown_app() {
     let (store, _) = fresh_store().await.unwrap();

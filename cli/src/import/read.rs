@@ -70,15 +70,61 @@ struct Seen {
     emails: HashMap<String, u64>,
 }
 
+/// Line numbers as an editor shows them, from a record's byte offset. The csv crate's own
+/// `Position::line` runs one behind on CRLF files (it counts the `\r` as the end of the
+/// record and the `\n` as the start of the next), and CRLF is what Excel writes. So
+/// lines are counted here, in a second pass over the same bytes: `\r\n`, `\n` and a lone
+/// `\r` each end one line.
+struct LineCounter<R> {
+    bytes: std::io::Bytes<R>,
+    offset: u64,
+    line: u64,
+    after_cr: bool,
+}
+
+impl<R: std::io::Read> LineCounter<R> {
+    fn new(input: R) -> Self {
+        Self {
+            bytes: input.bytes(),
+            offset: 0,
+            line: 1,
+            after_cr: false,
+        }
+    }
+
+    /// The line on which byte `offset` lies. Offsets must not decrease between calls.
+    fn line_at(&mut self, offset: u64) -> std::io::Result<u64> {
+        while self.offset < offset {
+            let Some(byte) = self.bytes.next().transpose()? else {
+                break;
+            };
+            self.offset += 1;
+            match byte {
+                b'\r' => self.line += 1,
+                b'\n' if !self.after_cr => self.line += 1,
+                _ => {}
+            }
+            self.after_cr = byte == b'\r';
+        }
+        Ok(self.line)
+    }
+}
+
 pub(super) fn read_rows(path: &Path, app_id: &str, tx: &mpsc::Sender<Row>) -> anyhow::Result<()> {
     let mut reader = open(path)?;
+    let mut lines = LineCounter::new(std::io::BufReader::new(
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
+    ));
     let mut record = ByteRecord::new();
     let mut seen = Seen::default();
     while reader
         .read_byte_record(&mut record)
         .with_context(|| format!("reading {}", path.display()))?
     {
-        let line = record.position().map_or(0, csv::Position::line);
+        let offset = record.position().map_or(0, csv::Position::byte);
+        let line = lines
+            .line_at(offset)
+            .with_context(|| format!("reading {}", path.display()))?;
         let row = match validate(&record, app_id, line, &mut seen) {
             Ok(user) => Row::Good {
                 line,
@@ -165,6 +211,44 @@ fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line each data row of `text` is reported on, read as `read_rows` reads it.
+    fn reported_lines(text: &str) -> Vec<u64> {
+        static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("imauth-lines-{}-{n}.csv", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let (tx, mut rx) = mpsc::channel(64);
+        read_rows(&path, "a", &tx).unwrap();
+        drop(tx);
+        std::fs::remove_file(&path).unwrap();
+        let mut lines = Vec::new();
+        while let Ok(row) = rx.try_recv() {
+            lines.push(match row {
+                Row::Good { line, .. } | Row::Bad { line, .. } => line,
+            });
+        }
+        lines
+    }
+
+    #[test]
+    fn bad_rows_are_reported_on_their_own_line_whatever_the_line_ends() {
+        let header = "user_id,username,phone,email,password";
+        let rows = [
+            "8001,a,,,pw",
+            "bad,b,x,y,z",
+            "8003,\"c\",,,\"two\nlines\"",
+            "8004,d,,,pw",
+        ];
+        for end in ["\n", "\r\n", "\r"] {
+            let text = format!("{header}{end}{}{end}", rows.join(end));
+            assert_eq!(reported_lines(&text), [2, 3, 4, 6], "line ends {end:?}");
+        }
+        // The issue's example, byte for byte.
+        let crlf = "user_id,username,phone,email,password\r\n8001,a,,,pw\r\nbad,b,x,y,z\r\n";
+        assert_eq!(reported_lines(crlf), [2, 3]);
+    }
 
     fn row(fields: &[&str]) -> ByteRecord {
         ByteRecord::from(fields.to_vec())
