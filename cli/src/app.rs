@@ -1,4 +1,4 @@
-//! `imauth app create|show|rotate-secret`. Output is the app as JSON, never the client
+//! `imauth app create|show|list|update|rotate-secret`. Output is the app as JSON, never the client
 //! secret's hash; a client secret is printed once, when it is made.
 
 use serde_json::{Value, json};
@@ -6,6 +6,7 @@ use shared::clock::SystemClock;
 use shared::domain::App;
 use shared::service::admin;
 use shared::service::provision::NewApp;
+use shared::store::AppSettings;
 
 use crate::common::{TableArg, fail, print_json};
 
@@ -16,6 +17,12 @@ pub enum AppCommand {
     Create(CreateArgs),
     /// Show an app as JSON (never the client secret or its hash).
     Show(AppRef),
+    /// List apps in app-id order, a page at a time: `{"apps": [...], "next": CURSOR}`;
+    /// pass `next` as `--after` for the next page (`null` on the last one).
+    List(ListArgs),
+    /// Change an app's token lifetimes or connection settings; prints the app. The rules
+    /// of `app create` hold for the result. Tokens already issued keep their lifetime.
+    Update(UpdateArgs),
     /// Issue a new client secret (printed once, stored only as its hash). The old secret
     /// stops getting app tokens, and every app token issued before is refused.
     RotateSecret(AppRef),
@@ -27,6 +34,40 @@ pub struct AppRef {
     pub table: TableArg,
     #[arg(long)]
     pub app_id: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub table: TableArg,
+    /// Apps per page (1 to 1000).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// List the apps after this app id (the `next` of the previous page).
+    #[arg(long, value_name = "APP_ID")]
+    pub after: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true))]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub table: TableArg,
+    #[arg(long)]
+    pub app_id: String,
+    /// Default token lifetime in seconds (1 to one year; at most --max-token-ttl).
+    #[arg(long, value_name = "SECS", group = "change")]
+    pub token_ttl: Option<u64>,
+    /// Longest `ttl` a client may ask for on the Easemob route (from the token ttl to ten
+    /// years).
+    #[arg(long, value_name = "SECS", group = "change")]
+    pub max_token_ttl: Option<u64>,
+    /// `encrypt_type` handed to clients.
+    #[arg(long, value_name = "N", group = "change")]
+    pub encrypt_type: Option<i32>,
+    /// `public_key` handed to clients for the encrypted connection (`""` removes it).
+    #[arg(long, value_name = "K", group = "change")]
+    pub public_key: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -70,6 +111,8 @@ pub async fn run(command: AppCommand) -> anyhow::Result<()> {
     match command {
         AppCommand::Create(args) => create(args).await,
         AppCommand::Show(args) => show(args).await,
+        AppCommand::List(args) => list(args).await,
+        AppCommand::Update(args) => update(args).await,
         AppCommand::RotateSecret(args) => rotate_secret(args).await,
     }
 }
@@ -107,6 +150,31 @@ fn print_with_secret(app: &App, secret: Option<String>) -> anyhow::Result<()> {
 async fn show(args: AppRef) -> anyhow::Result<()> {
     let store = args.table.store().await?;
     let app = admin::find_app(&store, &args.app_id).await.map_err(fail)?;
+    print_json(&app_json(&app))
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let store = args.table.store().await?;
+    let (apps, next) = admin::list_apps(&store, args.after.as_deref(), args.limit)
+        .await
+        .map_err(fail)?;
+    print_json(&json!({
+        "apps": apps.iter().map(app_json).collect::<Vec<_>>(),
+        "next": next,
+    }))
+}
+
+async fn update(args: UpdateArgs) -> anyhow::Result<()> {
+    let store = args.table.store().await?;
+    let settings = AppSettings {
+        token_ttl: args.token_ttl,
+        max_token_ttl: args.max_token_ttl,
+        encrypt_type: args.encrypt_type,
+        public_key: args.public_key,
+    };
+    let app = admin::update_app_settings(&store, &SystemClock, &args.app_id, settings)
+        .await
+        .map_err(fail)?;
     print_json(&app_json(&app))
 }
 

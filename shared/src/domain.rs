@@ -47,6 +47,25 @@ impl App {
     pub fn ttl_cap(&self) -> u64 {
         self.max_token_ttl.max(self.token_ttl)
     }
+
+    /// The rules an app's settings obey, at creation and after every change.
+    pub fn check_settings(&self) -> Result<()> {
+        let token_ttl = self.token_ttl;
+        if token_ttl == 0 || token_ttl > MAX_TOKEN_TTL_SECS {
+            return Err(Error::bad_request(format!(
+                "token_ttl must be 1 to {MAX_TOKEN_TTL_SECS} seconds"
+            )));
+        }
+        if !(token_ttl..=MAX_TTL_SECS).contains(&self.max_token_ttl) {
+            return Err(Error::bad_request(format!(
+                "max_token_ttl must be from token_ttl ({token_ttl}) to {MAX_TTL_SECS} seconds"
+            )));
+        }
+        if self.encrypt_type < 0 {
+            return Err(Error::bad_request("encrypt_type must not be negative"));
+        }
+        Ok(())
+    }
 }
 
 fn default_max_token_ttl() -> u64 {
@@ -70,6 +89,12 @@ impl fmt::Debug for App {
 
 /// Default access-token lifetime when an app does not set one: one day.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 86_400;
+
+/// Longest token lifetime an app may default to: one year.
+pub const MAX_TOKEN_TTL_SECS: u64 = 365 * 86_400;
+
+/// Longest `ttl` anyone may ask for or an app may allow (`max_token_ttl`): ten years.
+pub const MAX_TTL_SECS: u64 = 10 * 365 * 86_400;
 
 /// Default cap on a client-chosen `ttl`: 30 days (the vendor's own example asks for
 /// 1,024,000 s, about 12 days).

@@ -901,6 +901,109 @@ async fn app_show_and_create_with_a_ttl_cap_never_print_the_secret_hash() {
 }
 
 #[tokio::test]
+async fn app_list_pages_through_apps_and_app_update_keeps_the_creation_rules() {
+    let (store, _) = fresh_store().await.unwrap();
+    for id in ["beta", "alpha", "gamma"] {
+        create_app(&store, id).await;
+    }
+    let list = |after: Option<&'static str>| {
+        let mut argv = vec!["app", "list", "--limit", "2"];
+        argv.extend(after.iter().flat_map(|after| ["--after", *after]));
+        let table = store.table().to_owned();
+        async move { run(&table, &argv, "").await.ok() }
+    };
+    let first = list(None).await;
+    let page = first.json();
+    let ids = |page: &Value| {
+        page["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|app| app["app_id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&page), ["alpha", "beta"]);
+    assert_eq!(page["next"], "beta");
+    assert!(!first.stdout.contains("sha256:"), "{}", first.stdout);
+    let last = list(Some("beta")).await.json();
+    assert_eq!(
+        (ids(&last), &last["next"]),
+        (vec!["gamma".to_owned()], &Value::Null)
+    );
+
+    let updated = run(
+        store.table(),
+        &[
+            "app",
+            "update",
+            "--app-id",
+            "beta",
+            "--token-ttl",
+            "600",
+            "--max-token-ttl",
+            "3600",
+            "--encrypt-type",
+            "1",
+            "--public-key",
+            "pk-2",
+        ],
+        "",
+    )
+    .await
+    .ok()
+    .json();
+    let stored = store.app_by_id("beta").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.token_ttl,
+            stored.max_token_ttl,
+            stored.encrypt_type,
+            stored.public_key.as_str()
+        ),
+        (600, 3_600, 1, "pk-2")
+    );
+    assert_eq!(updated["token_ttl"], 600);
+    assert_eq!(updated["public_key"], "pk-2");
+    let beta = store.app_by_id("beta").await.unwrap().unwrap();
+    let listed = list(None).await.json();
+    assert_eq!(
+        listed["apps"][1]["max_token_ttl"], 3_600,
+        "the listed copy changed too"
+    );
+
+    run(
+        store.table(),
+        &["app", "update", "--app-id", "beta", "--token-ttl", "3601"],
+        "",
+    )
+    .await
+    .fails_with("max_token_ttl must be from token_ttl (3601) to 315360000 seconds");
+    assert_eq!(
+        store.app_by_id("beta").await.unwrap(),
+        Some(beta),
+        "nothing written"
+    );
+    run(
+        store.table(),
+        &["app", "update", "--app-id", "nope", "--encrypt-type", "0"],
+        "",
+    )
+    .await
+    .fails_with("no app nope");
+    let nothing = run(store.table(), &["app", "update", "--app-id", "beta"], "").await;
+    assert!(
+        nothing.code == 1
+            && nothing
+                .stderr
+                .contains("required arguments were not provided"),
+        "an update that changes nothing is refused: {nothing:?}"
+    );
+    run(store.table(), &["app", "list", "--limit", "0"], "")
+        .await
+        .fails_with("limit must be 1 to 1000");
+}
+
+#[tokio::test]
 async fn rotate_secret_revokes_app_tokens_in_a_running_server_at_once() {
     let (store, _) = fresh_store().await.unwrap();
     let created = create_app(&store, "shop").await;

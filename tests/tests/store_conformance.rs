@@ -8,7 +8,7 @@ use shared::clock::SystemClock;
 use shared::domain::{App, LoginKey, User};
 use shared::error::Error;
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
-use shared::store::{AdminStore, AppChange, UserChange};
+use shared::store::{AdminStore, AppChange, AppSettings, UserChange};
 
 type Store = Arc<dyn AdminStore>;
 
@@ -162,6 +162,83 @@ async fn app_changes_reach_both_copies_at_once(store: Store) {
     assert_eq!(
         store.app_by_name("a1-org", "a1-app").await.unwrap(),
         Some(last)
+    );
+}
+
+async fn apps_are_listed_a_page_at_a_time(store: Store) {
+    for id in ["c", "a", "e", "b", "d"] {
+        store.create_app(&app(id)).await.unwrap();
+    }
+    let ids = |apps: &[App]| apps.iter().map(|a| a.app_id.clone()).collect::<Vec<_>>();
+    let (first, next) = store.list_apps(None, 2).await.unwrap();
+    assert_eq!(
+        (ids(&first), next.as_deref()),
+        (vec!["a".into(), "b".into()], Some("b"))
+    );
+    let (second, next) = store.list_apps(next.as_deref(), 2).await.unwrap();
+    assert_eq!(
+        (ids(&second), next.as_deref()),
+        (vec!["c".into(), "d".into()], Some("d"))
+    );
+    let (last, next) = store.list_apps(next.as_deref(), 2).await.unwrap();
+    assert_eq!((ids(&last), next), (vec!["e".to_owned()], None));
+    // A page that holds exactly what is left is the last one.
+    let (all, next) = store.list_apps(None, 5).await.unwrap();
+    assert_eq!((all.len(), next), (5, None));
+    // The listed copy follows every change.
+    let changed = store
+        .update_app(
+            "c",
+            &AppChange::ClientSecret {
+                hash: "sha256:c2".into(),
+            },
+            9,
+        )
+        .await
+        .unwrap();
+    let (page, _) = store.list_apps(Some("b"), 1).await.unwrap();
+    assert_eq!(page, vec![changed]);
+}
+
+async fn app_settings_keep_the_rules_of_creation_even_when_changed_at_once(store: Store) {
+    store.create_app(&app("s")).await.unwrap();
+    let settings = |token_ttl, max_token_ttl| {
+        AppChange::Settings(AppSettings {
+            token_ttl,
+            max_token_ttl,
+            ..AppSettings::default()
+        })
+    };
+    let changed = store
+        .update_app("s", &settings(Some(3_600), Some(7_200)), 1)
+        .await
+        .unwrap();
+    assert_eq!((changed.token_ttl, changed.max_token_ttl), (3_600, 7_200));
+    assert!(matches!(
+        store.update_app("s", &settings(Some(7_201), None), 2).await,
+        Err(Error::BadRequest(_))
+    ));
+    assert_eq!(store.app_by_id("s").await.unwrap(), Some(changed.clone()));
+    // Each change alone keeps token_ttl <= max_token_ttl; together they would not. The
+    // one applied second is judged against the first's result and refused.
+    let raise_ttl = settings(Some(7_000), None);
+    let lower_cap = settings(None, Some(5_000));
+    let outcomes = futures_join([raise_ttl, lower_cap].into_iter().map(|change| {
+        let store = store.clone();
+        tokio::spawn(async move { store.update_app("s", &change, 3).await })
+    }))
+    .await;
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(Error::BadRequest(_))))
+        .count();
+    assert_eq!(refused, 1, "{outcomes:?}");
+    let now = store.app_by_id("s").await.unwrap().unwrap();
+    assert!(now.token_ttl <= now.max_token_ttl, "{now:?}");
+    assert_eq!(now.revision, changed.revision + 1);
+    assert_eq!(
+        store.app_by_name("s-org", "s-app").await.unwrap(),
+        Some(now)
     );
 }
 
@@ -437,6 +514,8 @@ async fn fifty_concurrent_creates_of_one_email_have_one_winner(store: Store) {
 integration::on_both_stores!(
     apps_by_id_and_by_name,
     app_changes_reach_both_copies_at_once,
+    apps_are_listed_a_page_at_a_time,
+    app_settings_keep_the_rules_of_creation_even_when_changed_at_once,
     every_login_key_finds_the_user_in_its_app_only,
     uniqueness_is_per_field_and_nothing_is_half_written,
     password_ban_and_contact_changes_reach_every_copy,

@@ -76,16 +76,16 @@ struct Seen {
 /// lines are counted here, in a second pass over the same bytes: `\r\n`, `\n` and a lone
 /// `\r` each end one line.
 struct LineCounter<R> {
-    bytes: std::io::Bytes<R>,
+    input: R,
     offset: u64,
     line: u64,
     after_cr: bool,
 }
 
-impl<R: std::io::Read> LineCounter<R> {
+impl<R: std::io::BufRead> LineCounter<R> {
     fn new(input: R) -> Self {
         Self {
-            bytes: input.bytes(),
+            input,
             offset: 0,
             line: 1,
             after_cr: false,
@@ -95,16 +95,22 @@ impl<R: std::io::Read> LineCounter<R> {
     /// The line on which byte `offset` lies. Offsets must not decrease between calls.
     fn line_at(&mut self, offset: u64) -> std::io::Result<u64> {
         while self.offset < offset {
-            let Some(byte) = self.bytes.next().transpose()? else {
+            let buffer = self.input.fill_buf()?;
+            if buffer.is_empty() {
                 break;
-            };
-            self.offset += 1;
-            match byte {
-                b'\r' => self.line += 1,
-                b'\n' if !self.after_cr => self.line += 1,
-                _ => {}
             }
-            self.after_cr = byte == b'\r';
+            let wanted = usize::try_from(offset - self.offset).unwrap_or(usize::MAX);
+            let taken = buffer.len().min(wanted);
+            for &byte in &buffer[..taken] {
+                match byte {
+                    b'\r' => self.line += 1,
+                    b'\n' if !self.after_cr => self.line += 1,
+                    _ => {}
+                }
+                self.after_cr = byte == b'\r';
+            }
+            self.input.consume(taken);
+            self.offset += taken as u64;
         }
         Ok(self.line)
     }

@@ -7,7 +7,7 @@ use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 use crate::service::Crypto;
 use crate::service::provision::{NewApp, NewUser, build_app, build_user, new_client_secret};
-use crate::store::{AdminStore, AppChange, UserChange};
+use crate::store::{AdminStore, AppChange, AppSettings, UserChange};
 
 /// Creates an app. Returns the client secret in clear when one was generated: it is
 /// shown once and only its hash is stored.
@@ -36,6 +36,38 @@ pub async fn rotate_client_secret(
         .update_app(app_id, &AppChange::ClientSecret { hash }, clock.now_ms())
         .await?;
     Ok((app, secret))
+}
+
+/// Changes an app's token lifetimes or connection settings (the rules of creation hold).
+pub async fn update_app_settings(
+    store: &dyn AdminStore,
+    clock: &dyn Clock,
+    app_id: &str,
+    settings: AppSettings,
+) -> Result<App> {
+    if settings == AppSettings::default() {
+        return Err(Error::bad_request("nothing to change"));
+    }
+    store
+        .update_app(app_id, &AppChange::Settings(settings), clock.now_ms())
+        .await
+}
+
+/// Most apps a page of [`list_apps`] holds.
+pub const MAX_APPS_PER_PAGE: usize = 1000;
+
+/// A page of apps in `app_id` order after `after`, and the cursor of the next page.
+pub async fn list_apps(
+    store: &dyn AdminStore,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<App>, Option<String>)> {
+    if !(1..=MAX_APPS_PER_PAGE).contains(&limit) {
+        return Err(Error::bad_request(format!(
+            "limit must be 1 to {MAX_APPS_PER_PAGE}"
+        )));
+    }
+    store.list_apps(after, limit).await
 }
 
 /// Creates a user in an existing app.

@@ -7,8 +7,7 @@ use crate::error::{Error, Result};
 /// (`tokens_valid_after`, `app_tokens_valid_after`) still ends it.
 pub const NON_EXPIRING_SECS: i64 = 100 * 365 * 86_400;
 
-/// Longest `ttl` anyone may ask for or an app may allow (`max_token_ttl`): ten years.
-pub const MAX_TTL_SECS: u64 = 10 * 365 * 86_400;
+pub use crate::domain::MAX_TTL_SECS;
 
 /// How long the minted tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,10 +12,8 @@ use crate::domain::{
     normalize_phone, normalize_username,
 };
 use crate::error::{Error, Result};
-use crate::service::lifetime::MAX_TTL_SECS;
 
-/// Longest token lifetime an app may default to: one year.
-pub const MAX_TOKEN_TTL_SECS: u64 = 365 * 86_400;
+pub use crate::domain::MAX_TOKEN_TTL_SECS;
 
 /// An app as an operator describes it (seed file, CLI).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -88,23 +86,10 @@ pub fn build_app(new: NewApp) -> Result<(App, Option<String>)> {
     validate_name("org_name", &org_name)?;
     validate_name("app_name", &app_name)?;
     let token_ttl = new.token_ttl.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
-    if token_ttl == 0 || token_ttl > MAX_TOKEN_TTL_SECS {
-        return Err(Error::bad_request(format!(
-            "token_ttl must be 1 to {MAX_TOKEN_TTL_SECS} seconds"
-        )));
-    }
     let max_token_ttl = new
         .max_token_ttl
         .unwrap_or(DEFAULT_MAX_TOKEN_TTL_SECS.max(token_ttl));
-    if !(token_ttl..=MAX_TTL_SECS).contains(&max_token_ttl) {
-        return Err(Error::bad_request(format!(
-            "max_token_ttl must be from token_ttl ({token_ttl}) to {MAX_TTL_SECS} seconds"
-        )));
-    }
     let encrypt_type = new.encrypt_type.unwrap_or(0);
-    if encrypt_type < 0 {
-        return Err(Error::bad_request("encrypt_type must not be negative"));
-    }
     let client_id = match new.client_id {
         Some(id) => {
             validate_name("client_id", &id)?;
@@ -139,6 +124,7 @@ pub fn build_app(new: NewApp) -> Result<(App, Option<String>)> {
         app_tokens_valid_after: 0,
         revision: 0,
     };
+    app.check_settings()?;
     Ok((app, generated))
 }
 

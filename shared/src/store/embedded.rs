@@ -159,8 +159,34 @@ impl AppAdmin for EmbeddedStore {
             .apps
             .get_mut(app_id)
             .ok_or_else(|| Error::NotFound(format!("no app {app_id}")))?;
-        *app = change.apply(app, now_ms);
+        *app = change.apply(app, now_ms)?;
         Ok(app.clone())
+    }
+
+    async fn list_apps(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<App>, Option<String>)> {
+        let tables = self.read()?;
+        let mut ids: Vec<&String> = tables
+            .apps
+            .keys()
+            .filter(|id| after.is_none_or(|after| id.as_str() > after))
+            .collect();
+        ids.sort();
+        let more = ids.len() > limit;
+        let page: Vec<App> = ids
+            .into_iter()
+            .take(limit)
+            .filter_map(|id| tables.apps.get(id).cloned())
+            .collect();
+        let next = if more {
+            page.last().map(|app| app.app_id.clone())
+        } else {
+            None
+        };
+        Ok((page, next))
     }
 }
 

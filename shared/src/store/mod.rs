@@ -47,9 +47,17 @@ pub trait PasswordRehash: Send + Sync {
 pub trait AppAdmin: Send + Sync {
     /// Fails with `Conflict` when the app id or the org/app name pair is taken.
     async fn create_app(&self, app: &App) -> Result<()>;
-    /// Applies `change` to both copies of the app (by id and by org/app name) at once
-    /// and returns the new app. `NotFound` for an unknown app.
+    /// Applies `change` to every copy of the app at once and returns the new app.
+    /// `NotFound` for an unknown app; `BadRequest` when the result breaks an app rule
+    /// ([`App::check_settings`]), judged against the app as it is when written.
     async fn update_app(&self, app_id: &str, change: &AppChange, now_ms: i64) -> Result<App>;
+    /// Apps in `app_id` order, at most `limit`, starting after `after`; the second value is
+    /// the cursor of the next page (`None` on the last page).
+    async fn list_apps(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<App>, Option<String>)>;
 }
 
 /// A change to an app. Both stores apply it with [`AppChange::apply`].
@@ -57,28 +65,53 @@ pub trait AppAdmin: Send + Sync {
 pub enum AppChange {
     /// A new client secret (its hash): every app token minted before now stops working.
     ClientSecret { hash: String },
+    /// New token lifetimes or connection settings.
+    Settings(AppSettings),
+}
+
+/// Settings an operator may change after creation; `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppSettings {
+    pub token_ttl: Option<u64>,
+    pub max_token_ttl: Option<u64>,
+    pub encrypt_type: Option<i32>,
+    pub public_key: Option<String>,
 }
 
 impl std::fmt::Debug for AppChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::ClientSecret { .. } => f.write_str("ClientSecret"),
+            Self::Settings(settings) => write!(f, "{settings:?}"),
         }
     }
 }
 
 impl AppChange {
-    /// The app after the change, at `now_ms`.
-    pub fn apply(&self, app: &App, now_ms: i64) -> App {
+    /// The app after the change, at `now_ms`; `BadRequest` if it would break an app rule.
+    pub fn apply(&self, app: &App, now_ms: i64) -> Result<App> {
         let mut next = app.clone();
         match self {
             Self::ClientSecret { hash } => {
                 next.client_secret_hash = hash.clone();
                 next.app_tokens_valid_after = app.app_tokens_valid_after.max(now_ms);
             }
+            Self::Settings(settings) => {
+                let AppSettings {
+                    token_ttl,
+                    max_token_ttl,
+                    encrypt_type,
+                    public_key,
+                } = settings.clone();
+                next.token_ttl = token_ttl.unwrap_or(app.token_ttl);
+                next.max_token_ttl = max_token_ttl.unwrap_or(app.max_token_ttl);
+                next.encrypt_type = encrypt_type.unwrap_or(app.encrypt_type);
+                next.public_key = public_key.unwrap_or_else(|| app.public_key.clone());
+                next.check_settings()?;
+            }
         }
         next.revision = app.revision + 1;
-        next
+        Ok(next)
     }
 }
 

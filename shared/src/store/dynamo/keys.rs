@@ -44,6 +44,9 @@ pub(super) fn app_pk(app_id: &str) -> String {
     format!("APP#{app_id}")
 }
 
+/// The partition holding a copy of every app, sorted by app id (sk), for listing.
+pub(super) const APP_DIRECTORY_PK: &str = "APPS";
+
 pub(super) fn app_name_pk(org_name: &str, app_name: &str) -> String {
     format!("APPNAME#{org_name}#{app_name}")
 }

@@ -8,6 +8,7 @@
 //! |---------------------------------|---------|----------------------------------------|
 //! | `APP#{app_id}`                  | `#APP`  | the app                                |
 //! | `APPNAME#{org_name}#{app_name}` | `#APP`  | a copy of the app (Easemob routes)     |
+//! | `APPS`                          | `{app_id}` | a copy of the app, for `app list`   |
 //! | `USER#{app_id}#ID#{user_id}`    | `#USER` | the user: credential, flags, revision  |
 //! | `USER#{app_id}#NAME#{username}` | `#USER` | a full copy of the user                |
 //! | `USER#{app_id}#PHONE#{phone}`   | `#USER` | a full copy of the user                |
