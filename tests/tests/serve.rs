@@ -3,53 +3,28 @@
 //! the token verifies with the public keys the same server publishes.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use integration::client::request;
-use integration::workspace_binary;
+use integration::serve::ServeProcess;
 use shared::auth::tokens::{PublicJwk, TokenType, Verifier};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 struct Serve {
-    _child: tokio::process::Child,
+    _process: ServeProcess,
     addr: SocketAddr,
     curl: String,
 }
 
 async fn start_demo() -> Serve {
-    let mut child = tokio::process::Command::new(workspace_binary("imauth").unwrap())
-        .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
-        .env_remove("IMAUTH_KEYS_FILE")
-        .env_remove("IMAUTH_PASSWORD_POLICY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("imauth serving on http://") {
-                return url.parse::<SocketAddr>().unwrap();
-            }
-        }
-        panic!("imauth serve exited before listening");
-    })
-    .await
-    .unwrap();
-    let curl = tokio::time::timeout(Duration::from_secs(5), stdout.next_line())
+    let mut process = ServeProcess::start(&["--demo"]).await.unwrap();
+    let curl = tokio::time::timeout(Duration::from_secs(5), process.stdout.next_line())
         .await
         .unwrap()
         .unwrap()
         .unwrap();
-    // Keep draining logs so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
     Serve {
-        _child: child,
-        addr,
+        addr: process.addr,
+        _process: process,
         curl,
     }
 }
