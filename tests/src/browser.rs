@@ -25,6 +25,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::fixtures::TempDir;
+
 /// The `easemob-websdk` version `scripts/web-client-deps.sh` installs (tests/web/package.json).
 pub const EASEMOB_WEBSDK_VERSION: &str = "4.21.1";
 
@@ -145,39 +147,31 @@ pub struct PageRun {
 }
 
 /// A browser run's working directory (Chromium's profile, and what a failure leaves):
-/// removed on drop unless [`Artifacts::keep`] was called.
-pub struct Artifacts {
-    pub dir: PathBuf,
-    kept: bool,
-}
+/// removed on drop unless [`Artifacts::keep`] is called.
+pub struct Artifacts(TempDir);
 
 impl Artifacts {
     pub fn new(tag: &str) -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!(
-            "imauth-browser-{tag}-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir, kept: false })
+        TempDir::new(&format!("browser-{tag}")).map(Self)
     }
 
-    /// Keeps the directory with the page's DOM, its console lines and a screenshot (from
-    /// a second run of the same page), and says where they are, console lines included.
-    pub async fn keep(&mut self, url: &str, run: Option<&PageRun>) -> String {
-        self.kept = true;
+    pub fn dir(&self) -> &Path {
+        &self.0.0
+    }
+
+    /// Keeps the directory with the page's DOM, the browser console and a screenshot
+    /// (from a second run of the same page), and says where they are, console included.
+    pub async fn keep(self, url: &str, run: Option<&PageRun>) -> String {
+        let dir = self.0.keep();
         if let Some(run) = run {
-            let _ = std::fs::write(self.dir.join("page.html"), &run.dom);
-            let _ = std::fs::write(self.dir.join("console.txt"), run.browser_console.join("\n"));
+            let _ = std::fs::write(dir.join("page.html"), &run.dom);
+            let _ = std::fs::write(dir.join("console.txt"), run.browser_console.join("\n"));
         }
         // The screenshot run's log replaces the page run's; keep that one.
-        let _ = std::fs::rename(
-            self.dir.join("chromium.log"),
-            self.dir.join("chromium-page.log"),
-        );
-        let screenshot = self.dir.join("page.png");
+        let _ = std::fs::rename(dir.join("chromium.log"), dir.join("chromium-page.log"));
+        let screenshot = dir.join("page.png");
         let flag = format!("--screenshot={}", screenshot.display());
-        let screenshot_note = match chromium_run(url, &self.dir, &[&flag]).await {
+        let screenshot_note = match chromium_run(url, &dir, &[&flag]).await {
             Ok(_) if screenshot.is_file() => format!("screenshot {}", screenshot.display()),
             Ok(_) => "Chromium wrote no screenshot".to_owned(),
             Err(e) => format!("no screenshot: {e:#}"),
@@ -189,26 +183,18 @@ impl Artifacts {
         format!(
             "browser artifacts kept in {} (page.html: the DOM; console.txt: the browser \
              console; chromium-page.log; {screenshot_note})\nbrowser console:\n{console}",
-            self.dir.display(),
+            dir.display(),
         )
-    }
-}
-
-impl Drop for Artifacts {
-    fn drop(&mut self) {
-        if !self.kept {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
 /// Loads `url` in headless Chromium and returns what the page wrote into the DOM.
 pub async fn run_page(url: &str, artifacts: &Artifacts) -> Result<PageRun> {
-    let dom = chromium_run(url, &artifacts.dir, &["--dump-dom"]).await?;
+    let dom = chromium_run(url, artifacts.dir(), &["--dump-dom"]).await?;
     let result = element_text(&dom, "result")
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or(serde_json::Value::Null);
-    let log = std::fs::read_to_string(artifacts.dir.join("chromium.log")).unwrap_or_default();
+    let log = std::fs::read_to_string(artifacts.dir().join("chromium.log")).unwrap_or_default();
     let browser_console = log
         .lines()
         .filter(|line| line.contains(":CONSOLE"))

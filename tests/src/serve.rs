@@ -37,12 +37,17 @@ impl ServeProcess {
         let mut stderr = BufReader::new(child.stderr.take().context("no stderr")?).lines();
         let stdout = BufReader::new(child.stdout.take().context("no stdout")?).lines();
         let addr = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut said = Vec::new();
             while let Some(line) = stderr.next_line().await? {
                 if let Some(url) = line.strip_prefix("imauth serving on http://") {
                     return Ok(url.parse::<SocketAddr>()?);
                 }
+                said.push(line);
             }
-            bail!("imauth serve {args:?} exited before listening")
+            bail!(
+                "imauth serve {args:?} exited before listening:\n{}",
+                said.join("\n")
+            )
         })
         .await
         .context("imauth serve did not listen within 30 s")??;

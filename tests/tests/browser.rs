@@ -51,7 +51,7 @@ async fn run_and_check(
         site.origin(),
         api.addr
     );
-    let mut artifacts = Artifacts::new(tag).unwrap();
+    let artifacts = Artifacts::new(tag).unwrap();
     let (run, failure) = match run_page(&url, &artifacts).await {
         Ok(run) => {
             let failure = check(&run).err();
