@@ -19,8 +19,9 @@ use crate::error::{Error, Result};
 /// Every method some route answers (`Route::methods`, checked by a test below).
 pub const ALLOWED_METHODS: &[&str] = &["GET", "POST", "DELETE"];
 
-/// Every request header a route reads, lowercase, in both spellings where proxies force
-/// two (`app_id` / `app-id`: some drop header names with `_`).
+/// Every request header `openapi.yaml` declares, lowercase (both spellings where proxies
+/// force two: `app_id` / `app-id`, as some drop header names with `_`), and the JSON
+/// bodies' `content-type`.
 pub const ALLOWED_HEADERS: &[&str] = &[
     "access-token",
     "app-id",
@@ -67,7 +68,8 @@ impl CorsPolicy {
         !self.origins.is_empty()
     }
 
-    /// The value of `Access-Control-Allow-Origin` for a request from `origin`, if allowed.
+    /// The value of `Access-Control-Allow-Origin` for a request with these headers, if
+    /// its `Origin` is allowed.
     fn allowed(&self, headers: &HeaderMap) -> Option<HeaderValue> {
         let origin = headers.get(header::ORIGIN)?;
         if self.origins.iter().any(|o| o == "*") {
