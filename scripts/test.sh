@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (README "Test"; .ci/run calls exactly this).
 #
-# Installs what it needs (cargo-nextest, Java + DynamoDB Local), checks formatting and
+# Installs what it needs (cargo-nextest, Java + DynamoDB Local, Chromium and the Easemob
+# web SDK for the browser test), checks formatting and
 # lints, builds every binary (the Runtime-API tests drive the built function binaries),
 # starts DynamoDB Local on a free loopback port for the run and stops it afterwards
 # (also on failure), runs every test, smoke-runs the benchmarks (one pass each; the
@@ -43,6 +44,9 @@ cargo build --workspace --bins --quiet
 
 step "DynamoDB Local"
 scripts/dynamodb-local.sh install
+
+step "headless Chromium and the Easemob web SDK (for the browser test)"
+scripts/web-client-deps.sh
 
 step "tests (nextest), with DynamoDB Local running"
 scripts/dynamodb-local.sh run -- cargo nextest run --workspace --no-fail-fast

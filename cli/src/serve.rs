@@ -17,6 +17,7 @@ use shared::bootstrap::Store;
 use shared::config::{Settings, StoreKind, parse_password_policy};
 use shared::error::Error;
 use shared::http::caller::ClientAddr;
+use shared::http::cors::CorsPolicy;
 use shared::http::request::MAX_BODY_BYTES;
 use shared::http::{Route, Services, handle, not_found};
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
@@ -52,6 +53,11 @@ pub struct ServeArgs {
     /// only against a loopback endpoint such as DynamoDB Local).
     #[arg(long, env = "IMAUTH_PASSWORD_POLICY", default_value = "owasp")]
     pub password_policy: String,
+    /// Let pages from this origin call the API (repeatable; `*` for any): preflights are
+    /// answered as API Gateway answers them with the template's CorsAllowedOrigins
+    /// (docs/web-clients.md). Without it, browsers refuse cross-origin calls.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -61,6 +67,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
              apps and users in the table with `imauth app create` / `imauth user create` / `imauth import`"
         );
     }
+    let cors = Arc::new(CorsPolicy::new(&args.cors_origins)?);
     let settings = Settings {
         store: args.store,
         table_name: args.table.clone().filter(|t| !t.trim().is_empty()),
@@ -107,10 +114,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         };
         let services = services.clone();
+        let cors = cors.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let services = services.clone();
-                async move { Ok::<_, Infallible>(route(&services, peer, req).await) }
+                let cors = cors.clone();
+                async move { Ok::<_, Infallible>(answer(&services, &cors, peer, req).await) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -120,6 +129,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
+}
+
+/// What API Gateway's CORS configuration does in front of the functions: a preflight is
+/// answered here, and the route's answer to an allowed origin gets the CORS headers.
+async fn answer(
+    services: &Services,
+    cors: &CorsPolicy,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    if Route::for_path(req.uri().path()).is_some()
+        && let Some(preflight) = cors.preflight(req.method(), req.headers())
+    {
+        return into_hyper(preflight);
+    }
+    let request_headers = req.headers().clone();
+    let mut response = route(services, peer, req).await;
+    cors.decorate(&request_headers, response.headers_mut());
+    response
 }
 
 /// Finds the route for the path, reads the body (bounded), and hands the request to the

@@ -67,6 +67,12 @@ impl TempDir {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(Self(dir))
     }
+
+    /// Leaves the directory in place (for a failed test's evidence) and returns its path.
+    pub fn keep(mut self) -> PathBuf {
+        // Drop then removes the empty path, which is nothing.
+        std::mem::take(&mut self.0)
+    }
 }
 
 impl Drop for TempDir {

@@ -5,6 +5,7 @@
 //! production instead of calling handlers in-process.
 
 pub mod api_response;
+pub mod browser;
 mod capture;
 pub mod client;
 pub mod dynamo;
@@ -16,6 +17,7 @@ pub mod paths;
 pub mod process;
 pub mod runtime_api;
 pub mod secrets;
+pub mod serve;
 
 // The harness's public paths predate its modules; the tests name them from the crate root.
 pub use api_response::ApiResponse;

@@ -4,7 +4,9 @@
 //! of the template is a `functions/<name>` crate serving exactly the routes the template
 //! sends it, and the other way round; the template's DynamoDB table is the one
 //! `shared::store::dynamo::table` defines; no policy grants anything on `*`; the functions
-//! that only verify can reach the public key set and never the private one.
+//! that only verify can reach the public key set and never the private one; the HTTP
+//! API's CORS configuration is `shared::http::cors`'s (what `imauth serve` answers
+//! preflights with) and allows exactly the request headers `openapi.yaml` declares.
 //!
 //! Each failure names what is missing and on which side.
 
@@ -826,5 +828,121 @@ fn the_local_env_file_sets_only_declared_variables() {
     assert!(
         undeclared.is_empty(),
         "events/env.local.json sets variables template.yaml does not declare: {undeclared:?}"
+    );
+}
+
+/// The request header names `openapi.yaml` declares anywhere (`in: header` parameters,
+/// inline or in components), lowercase, and `content-type` when some operation takes a
+/// request body.
+fn openapi_request_headers(value: &Yaml, found: &mut BTreeSet<String>) {
+    match value {
+        Yaml::Mapping(map) => {
+            if value["in"].as_str() == Some("header")
+                && let Some(name) = value["name"].as_str()
+            {
+                found.insert(name.to_ascii_lowercase());
+            }
+            if map.contains_key("requestBody") {
+                found.insert("content-type".to_owned());
+            }
+            map.values().for_each(|v| openapi_request_headers(v, found));
+        }
+        Yaml::Sequence(items) => items.iter().for_each(|v| openapi_request_headers(v, found)),
+        Yaml::Tagged(tagged) => openapi_request_headers(&tagged.value, found),
+        _ => {}
+    }
+}
+
+/// The list under `key` of the template's CORS configuration.
+fn cors_list(config: &Yaml, key: &str) -> BTreeSet<String> {
+    config[key]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("template.yaml: CorsConfiguration.{key} is not a list"))
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect()
+}
+
+fn code_list(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// CORS (docs/web-clients.md): off unless a deploy names origins; when on, API Gateway
+/// answers preflights with exactly the lists `imauth serve` uses (shared::http::cors), and
+/// those allow every request header openapi.yaml declares and nothing else.
+#[test]
+fn cors_configuration_is_the_shared_one_and_allows_every_declared_header() {
+    use shared::http::cors::{ALLOWED_HEADERS, ALLOWED_METHODS, EXPOSED_HEADERS, MAX_AGE_SECONDS};
+
+    let template = yaml("template.yaml");
+    let origins = &template["Parameters"]["CorsAllowedOrigins"];
+    assert_eq!(
+        origins["Default"].as_str(),
+        Some(""),
+        "template.yaml: CorsAllowedOrigins must default to empty (no CORS)"
+    );
+    let condition = all_strings(&template["Conditions"]["CorsEnabled"]);
+    assert!(
+        condition.contains(&"CorsAllowedOrigins".to_owned()),
+        "template.yaml: the CorsEnabled condition must test CorsAllowedOrigins: {condition:?}"
+    );
+
+    let (_, api) = resources(&template)
+        .find(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::HttpApi"))
+        .expect("template.yaml has an HttpApi");
+    let Yaml::Tagged(cors) = &api["Properties"]["CorsConfiguration"] else {
+        panic!(
+            "template.yaml: the HttpApi's CorsConfiguration must be !If [CorsEnabled, ..., !Ref AWS::NoValue]"
+        );
+    };
+    assert!(
+        cors.tag == "If",
+        "template.yaml: CorsConfiguration is !{}",
+        cors.tag
+    );
+    let branches = cors.value.as_sequence().expect("!If takes a list");
+    assert_eq!(branches[0].as_str(), Some("CorsEnabled"));
+    assert_eq!(
+        text(&branches[2]),
+        Some("AWS::NoValue"),
+        "CORS off must remove it"
+    );
+    let config = &branches[1];
+    assert!(
+        all_strings(&config["AllowOrigins"]).contains(&"CorsAllowedOrigins".to_owned()),
+        "template.yaml: AllowOrigins must come from CorsAllowedOrigins"
+    );
+    assert_eq!(
+        cors_list(config, "AllowMethods"),
+        code_list(ALLOWED_METHODS)
+    );
+    assert_eq!(
+        cors_list(config, "AllowHeaders"),
+        code_list(ALLOWED_HEADERS)
+    );
+    assert_eq!(
+        cors_list(config, "ExposeHeaders"),
+        code_list(EXPOSED_HEADERS)
+    );
+    assert_eq!(config["MaxAge"].as_u64(), Some(u64::from(MAX_AGE_SECONDS)));
+    assert_ne!(
+        config["AllowCredentials"].as_bool(),
+        Some(true),
+        "no credentials mode: tokens are not cookies"
+    );
+
+    let mut declared = BTreeSet::new();
+    openapi_request_headers(&yaml("openapi.yaml"), &mut declared);
+    assert!(
+        declared.contains("app_id"),
+        "openapi.yaml: found {declared:?}"
+    );
+    let allowed = code_list(ALLOWED_HEADERS);
+    let missing: Vec<_> = declared.difference(&allowed).collect();
+    let unused: Vec<_> = allowed.difference(&declared).collect();
+    assert!(
+        missing.is_empty() && unused.is_empty(),
+        "shared::http::cors::ALLOWED_HEADERS (and template.yaml's AllowHeaders) must be the \
+         request headers openapi.yaml declares: add {missing:?}, remove {unused:?}"
     );
 }

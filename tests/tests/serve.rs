@@ -3,53 +3,28 @@
 //! the token verifies with the public keys the same server publishes.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use integration::client::request;
-use integration::workspace_binary;
+use integration::serve::ServeProcess;
 use shared::auth::tokens::{PublicJwk, TokenType, Verifier};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 struct Serve {
-    _child: tokio::process::Child,
+    _process: ServeProcess,
     addr: SocketAddr,
     curl: String,
 }
 
 async fn start_demo() -> Serve {
-    let mut child = tokio::process::Command::new(workspace_binary("imauth").unwrap())
-        .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
-        .env_remove("IMAUTH_KEYS_FILE")
-        .env_remove("IMAUTH_PASSWORD_POLICY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("imauth serving on http://") {
-                return url.parse::<SocketAddr>().unwrap();
-            }
-        }
-        panic!("imauth serve exited before listening");
-    })
-    .await
-    .unwrap();
-    let curl = tokio::time::timeout(Duration::from_secs(5), stdout.next_line())
+    let mut process = ServeProcess::start(&["--demo"]).await.unwrap();
+    let curl = tokio::time::timeout(Duration::from_secs(5), process.stdout.next_line())
         .await
         .unwrap()
         .unwrap()
         .unwrap();
-    // Keep draining logs so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
     Serve {
-        _child: child,
-        addr,
+        addr: process.addr,
+        _process: process,
         curl,
     }
 }
@@ -186,4 +161,86 @@ async fn bad_requests_over_http_get_4xx_never_5xx() {
     .unwrap();
     assert_eq!(wrong.status, 401);
     assert_eq!((wrong.status, wrong.body), (unknown.status, unknown.body));
+}
+
+/// `--cors-origin` makes `imauth serve` answer a browser's preflight as API Gateway does
+/// with CorsAllowedOrigins, and mark its answers for that origin; without it (or for
+/// another origin) nothing changes: a preflight is a 405 like any unknown method.
+/// (tests/browser.rs proves the same with a real browser.)
+#[tokio::test]
+async fn cors_origin_answers_preflights_and_marks_answers_for_that_origin_only() {
+    const PAGE: &str = "https://chat.example.com";
+    let preflight = [
+        ("origin", PAGE),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "app_id,content-type"),
+    ];
+    let login = [
+        ("origin", PAGE),
+        ("app_id", "demo"),
+        ("content-type", "application/json"),
+    ];
+    let body = br#"{"user_id":10001,"password":"wrong"}"#;
+
+    let on = ServeProcess::start(&["--demo", "--cors-origin", PAGE])
+        .await
+        .unwrap();
+    let answer = request(on.addr, "OPTIONS", "/token/id", &preflight, b"")
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 204);
+    assert_eq!(answer.header("access-control-allow-origin"), Some(PAGE));
+    assert_eq!(
+        answer.header("access-control-allow-methods"),
+        Some("GET,POST,DELETE")
+    );
+    let headers = answer.header("access-control-allow-headers").unwrap();
+    assert!(headers.split(',').any(|h| h == "app_id"), "{headers}");
+    assert_eq!(answer.header("access-control-max-age"), Some("7200"));
+    assert_eq!(answer.header("access-control-allow-credentials"), None);
+    let refused = request(on.addr, "POST", "/token/id", &login, body)
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 401, "the route still answers as ever");
+    assert_eq!(refused.header("access-control-allow-origin"), Some(PAGE));
+    assert_eq!(
+        refused.header("access-control-expose-headers"),
+        Some("x-request-id")
+    );
+
+    let other = ServeProcess::start(&["--demo", "--cors-origin", "https://other.example.com"])
+        .await
+        .unwrap();
+    let off = ServeProcess::start(&["--demo"]).await.unwrap();
+    for (server, preflight_status) in [(&other, 204), (&off, 405)] {
+        let answer = request(server.addr, "OPTIONS", "/token/id", &preflight, b"")
+            .await
+            .unwrap();
+        assert_eq!(answer.status, preflight_status);
+        let login = request(server.addr, "POST", "/token/id", &login, body)
+            .await
+            .unwrap();
+        for response in [&answer, &login] {
+            assert!(
+                response
+                    .headers
+                    .iter()
+                    .all(|(name, _)| !name.to_ascii_lowercase().starts_with("access-control-")),
+                "{:?}",
+                response.headers
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cors_origin_not_written_as_browsers_send_it_is_refused_at_start() {
+    let error = ServeProcess::start(&["--cors-origin", "https://chat.example.com/"])
+        .await
+        .err()
+        .expect("imauth serve must refuse a path in an origin");
+    assert!(
+        format!("{error:#}").contains("exited before listening"),
+        "{error:#}"
+    );
 }

@@ -2,6 +2,7 @@
 //! live in `service`.
 
 pub mod caller;
+pub mod cors;
 pub mod easemob;
 pub mod jwks;
 pub mod login;
