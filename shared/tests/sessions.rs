@@ -124,6 +124,16 @@ async fn refresh_after_ban_password_change_revoke_or_logout_everywhere_is_refuse
     env.clock.advance_ms(1);
 
     let (_, c) = login(&env, 10001, "alice-password").await;
+    // A malformed Authorization is refused, not ignored because the body names a
+    // refresh token (openapi.yaml states the header's form; the session stays open).
+    let (status, body) = call(
+        &env,
+        Route::TokenRevoke,
+        &[("authorization", "Basic abc")],
+        json!({"refresh_token": refresh_token(&c)}),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
     let (status, _) = call(
         &env,
         Route::TokenRevoke,

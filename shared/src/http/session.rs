@@ -56,6 +56,9 @@ pub async fn revoke(sessions: &SessionService, req: &Request) -> Response<Body> 
 /// `{refresh_token}` revokes that session's family; `{"all": true}` with the user's
 /// access token (Bearer or `access-token`) revokes every token of the user.
 async fn revoke_data(sessions: &SessionService, req: &Request) -> Result<Value> {
+    // Read first, so that a malformed `Authorization` is refused here too, as on every
+    // route that takes one, and not ignored when the body names a refresh token.
+    let presented = presented_token(req)?;
     let body = JsonFields::from_request(req)?;
     let everywhere = match body.raw("all") {
         None => false,
@@ -63,7 +66,7 @@ async fn revoke_data(sessions: &SessionService, req: &Request) -> Result<Value> 
         Some(_) => return Err(Error::bad_request("field all must be a boolean")),
     };
     if everywhere {
-        let token = presented_token(req)?.ok_or_else(|| {
+        let token = presented.ok_or_else(|| {
             Error::Unauthorized("logout everywhere needs the user's access token".into())
         })?;
         let (_, user) = sessions.verify_access(token).await?;
