@@ -177,6 +177,15 @@ async fn refresh_after_ban_password_change_revoke_or_logout_everywhere_is_refuse
             .0,
         401
     );
+    // A wrong-typed refresh field is a 400 even where `all` decides, and logs nobody out.
+    let (status, body) = call(
+        &env,
+        Route::TokenRevoke,
+        &[("authorization", &format!("Bearer {access}"))],
+        json!({"all": true, "refresh_token": 5}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
     let (status, body) = call(
         &env,
         Route::TokenRevoke,

@@ -23,14 +23,17 @@ pub struct RefreshData {
     pub time: i64,
 }
 
-/// The refresh token of a body: `refresh_token`, or the vendor push-token guide's `reflash_key`.
-fn presented_refresh(body: &JsonFields) -> Result<&str> {
-    match body.optional_str("refresh_token")? {
-        Some(token) => Ok(token),
-        None => body
-            .optional_str("reflash_key")?
-            .ok_or_else(|| Error::bad_request("missing field refresh_token")),
-    }
+/// The refresh token of a body: `refresh_token`, or the vendor push-token guide's
+/// `reflash_key`. Both are type-checked whenever sent, also where the other one or
+/// `{"all": true}` decides, as openapi.yaml types them.
+fn presented_refresh(body: &JsonFields) -> Result<Option<&str>> {
+    let refresh_token = body.optional_str("refresh_token")?;
+    let reflash_key = body.optional_str("reflash_key")?;
+    Ok(refresh_token.or(reflash_key))
+}
+
+fn required_refresh(presented: Option<&str>) -> Result<&str> {
+    presented.ok_or_else(|| Error::bad_request("missing field refresh_token"))
 }
 
 pub async fn refresh(sessions: &SessionService, req: &Request) -> Response<Body> {
@@ -39,7 +42,9 @@ pub async fn refresh(sessions: &SessionService, req: &Request) -> Response<Body>
 
 async fn refresh_data(sessions: &SessionService, req: &Request) -> Result<RefreshData> {
     let body = JsonFields::from_request(req)?;
-    let refreshed = sessions.refresh(presented_refresh(&body)?).await?;
+    let refreshed = sessions
+        .refresh(required_refresh(presented_refresh(&body)?)?)
+        .await?;
     let data = TokenData::new(&refreshed.app, refreshed.user.user_id, refreshed.tokens);
     Ok(RefreshData {
         id: data.user_id,
@@ -60,6 +65,7 @@ async fn revoke_data(sessions: &SessionService, req: &Request) -> Result<Value> 
     // route that takes one, and not ignored when the body names a refresh token.
     let presented = presented_token(req)?;
     let body = JsonFields::from_request(req)?;
+    let refresh = presented_refresh(&body)?;
     let everywhere = match body.raw("all") {
         None => false,
         Some(Value::Bool(all)) => *all,
@@ -73,6 +79,6 @@ async fn revoke_data(sessions: &SessionService, req: &Request) -> Result<Value> 
         sessions.logout_everywhere(&user).await?;
         return Ok(json!({"revoked": "all"}));
     }
-    sessions.revoke(presented_refresh(&body)?).await?;
+    sessions.revoke(required_refresh(refresh)?).await?;
     Ok(json!({"revoked": "session"}))
 }
