@@ -4,7 +4,7 @@
 # every operation it declares and runs all its checks against `imauth serve` (the debug
 # binary, embedded store, fixture tests/api-fuzz/seed.json): no 5xx, status codes,
 # content types, headers and bodies as documented, every schema-valid request accepted
-# and every schema-violating one refused. Deterministic generation (the same cases every run); a
+# and every schema-violating one refused. Fixed seed, deterministic generation; a
 # failure that tests/api-fuzz/hooks.py's allow-list does not name fails the step, and
 # so does a run of fewer than MIN_CASES test cases.
 #
