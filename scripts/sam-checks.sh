@@ -2,7 +2,7 @@
 # The deploy path, checked (README "Deploy"; scripts/test.sh runs this after the tests):
 #
 #   1. tools: a cached virtualenv with aws-sam-cli, cfn-lint, cargo-lambda, ziglang and
-#      openapi-spec-validator from PyPI (pinned below), and rustup's
+#      openapi-spec-validator from PyPI (pinned in scripts/tools-venv.sh), and rustup's
 #      aarch64-unknown-linux-gnu standard library;
 #   2. sam validate --lint, cfn-lint template.yaml, openapi-spec-validator openapi.yaml;
 #   3. sam build (arm64, BuildMethod rust-cargolambda), then every artifact is checked to
@@ -39,30 +39,14 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 elapsed() { printf '    (%ss)\n' "$(($(date +%s) - $1))" >&2; }
 
 CACHE=${IMAUTH_CACHE:-$ROOT/.cache}
-VENV=$CACHE/venv
-# Pinned: checked to install from PyPI and to work together here (cargo-lambda 1.9.2
-# drives cargo-zigbuild; zig 0.15 is the newest it links aarch64 glibc binaries with).
-PY_PACKAGES=(
-  aws-sam-cli==1.170.0
-  cfn-lint==1.58.0
-  cargo-lambda==1.9.2
-  ziglang==0.15.2
-  openapi-spec-validator==0.9.0
-)
 TARGET=aarch64-unknown-linux-gnu
 MAX_BINARY_BYTES=6000000 # "under 6 MB", decimal: the stricter reading
 
 # --- 1. tools ---------------------------------------------------------------------
-stamp=$VENV/.imauth-packages
-if [[ ! -x $VENV/bin/sam || ! -f $stamp || "$(cat "$stamp")" != "${PY_PACKAGES[*]}" ]]; then
-  step "installing ${PY_PACKAGES[*]} into $VENV"
-  started=$(date +%s)
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
-  printf '%s' "${PY_PACKAGES[*]}" >"$stamp"
-  elapsed "$started"
-fi
-export PATH="$VENV/bin:$PATH"
+# shellcheck source=scripts/tools-venv.sh
+source scripts/tools-venv.sh
+ensure_tools_venv
+VENV=$TOOLS_VENV
 
 if ! rustup target list --installed | grep -qx "$TARGET"; then
   step "rustup target add $TARGET"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The project's one test command (README "Test"; .ci/run calls exactly this).
 #
-# Installs what it needs (cargo-nextest, Java + DynamoDB Local, Chromium and the Easemob
-# web SDK for the browser test), checks formatting and
-# lints, builds every binary (the Runtime-API tests drive the built function binaries),
+# Installs what it needs (cargo-nextest, Java + DynamoDB Local, the tools virtualenv,
+# Chromium and the Easemob web SDK for the browser test), checks formatting and lints,
+# builds every binary (the Runtime-API tests drive the built function binaries), fuzzes
+# the API from openapi.yaml (scripts/api-fuzz.sh),
 # starts DynamoDB Local on a free loopback port for the run and stops it afterwards
 # (also on failure), runs every test, smoke-runs the benchmarks (one pass each; the
 # timing runs are `cargo bench`, see BENCHMARKS.md), checks the deploy path and runs the
@@ -41,6 +42,10 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "building every binary (for the Runtime-API tests)"
 cargo build --workspace --bins --quiet
+
+# openapi.yaml as the contract: schemathesis against `imauth serve` (docs/openapi.md).
+step "API fuzz: every openapi.yaml operation, all checks, against imauth serve"
+scripts/api-fuzz.sh
 
 step "DynamoDB Local"
 scripts/dynamodb-local.sh install

@@ -196,8 +196,8 @@ pub const MAX_USERNAME_LEN: usize = 64;
 pub const MAX_EMAIL_LEN: usize = 254;
 
 /// Usernames are case-insensitive (Easemob answers `"C"` as `"c"`), 1–64 characters of
-/// `a-z 0-9 _ - .`, and must contain a letter, `_`, `-` or `.` so that no username can be
-/// mistaken for a phone number at `/token/login`.
+/// `a-z 0-9 _ - .`, and must not look like a phone number (digits with `-` or `.`), so
+/// that no username is mistaken for one at `/token/login` (openapi.yaml's `Username`).
 pub fn normalize_username(raw: &str) -> Result<String> {
     let name = raw.trim().to_ascii_lowercase();
     if name.is_empty() {
@@ -219,6 +219,13 @@ pub fn normalize_username(raw: &str) -> Result<String> {
     if name.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::bad_request(
             "username must contain a non-digit character (all-digit names are read as phone numbers)",
+        ));
+    }
+    // Not only all-digit names: `1-2` or `1.5` would be read as a phone at
+    // `/token/login` too, so they could never log in there.
+    if looks_like_phone(&name) {
+        return Err(Error::bad_request(
+            "username must contain a letter or '_' (digits with '-' or '.' are read as phone numbers)",
         ));
     }
     Ok(name)
@@ -292,6 +299,17 @@ mod tests {
     #[test]
     fn usernames_that_look_like_phones_are_refused() {
         assert!(normalize_username("123456").is_err());
+        for phone_like in ["1-2", "1.5", "-7", "138.0000.0000"] {
+            assert!(normalize_username(phone_like).is_err(), "{phone_like}");
+            // It really is what /token/login would read it as.
+            assert!(matches!(
+                LoginKey::parse_login_name(phone_like),
+                Ok(LoginKey::Phone(_)) | Err(_)
+            ));
+        }
+        for name in ["a-1", "1_2", "-.", "x"] {
+            assert!(normalize_username(name).is_ok(), "{name}");
+        }
         assert!(normalize_username("user 1").is_err());
         assert!(normalize_username("").is_err());
         assert!(normalize_username(&"a".repeat(65)).is_err());

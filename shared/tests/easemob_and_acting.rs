@@ -397,6 +397,20 @@ async fn acting_headers_with_anything_but_a_valid_admin_token_are_refused() {
     req.headers_mut()
         .insert("user_id", "424242".parse().unwrap());
     assert_eq!(json(handle(&services, Route::TokenId, req).await).0, 404);
+    // An acting admin needs no password or proof, but one sent malformed is a 400.
+    for body in [
+        r#"{"password":""}"#,
+        r#"{"password":5}"#,
+        r#"{"device_proof":"p"}"#,
+    ] {
+        let mut req = with_token("token-id/acting-as-user.json", &admin);
+        *req.body_mut() = Body::Text(body.into());
+        assert_eq!(
+            json(handle(&services, Route::TokenId, req).await).0,
+            400,
+            "{body}"
+        );
+    }
     assert!(
         audit.events().is_empty(),
         "no act happened: {:?}",

@@ -124,6 +124,16 @@ async fn refresh_after_ban_password_change_revoke_or_logout_everywhere_is_refuse
     env.clock.advance_ms(1);
 
     let (_, c) = login(&env, 10001, "alice-password").await;
+    // A malformed Authorization is refused, not ignored because the body names a
+    // refresh token (openapi.yaml states the header's form; the session stays open).
+    let (status, body) = call(
+        &env,
+        Route::TokenRevoke,
+        &[("authorization", "Basic abc")],
+        json!({"refresh_token": refresh_token(&c)}),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
     let (status, _) = call(
         &env,
         Route::TokenRevoke,
@@ -167,6 +177,15 @@ async fn refresh_after_ban_password_change_revoke_or_logout_everywhere_is_refuse
             .0,
         401
     );
+    // A wrong-typed refresh field is a 400 even where `all` decides, and logs nobody out.
+    let (status, body) = call(
+        &env,
+        Route::TokenRevoke,
+        &[("authorization", &format!("Bearer {access}"))],
+        json!({"all": true, "refresh_token": 5}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
     let (status, body) = call(
         &env,
         Route::TokenRevoke,

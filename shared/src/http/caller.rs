@@ -30,13 +30,12 @@ pub fn source_ip(req: &Request) -> Option<String> {
 }
 
 /// The presented token: the `access-token` header (the vendor login API, docs/api.md) or `Authorization: Bearer`
-/// (the vendor push-token guide, Easemob).
+/// (the vendor push-token guide, Easemob). A malformed `Authorization` is refused (401) even
+/// beside an `access-token`: openapi.yaml states its form, and a request the contract calls
+/// malformed must not succeed because another header happened to carry a token.
 pub fn presented_token(req: &Request) -> Result<Option<&str>> {
-    if let Some(token) = header(req, "access-token")?.filter(|t| !t.is_empty()) {
-        return Ok(Some(token));
-    }
-    match header(req, "authorization")? {
-        None => Ok(None),
+    let bearer = match header(req, "authorization")? {
+        None => None,
         Some(value) => {
             let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
             if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
@@ -44,9 +43,12 @@ pub fn presented_token(req: &Request) -> Result<Option<&str>> {
                     "Authorization must be `Bearer <token>`".into(),
                 ));
             }
-            Ok(Some(token.trim()))
+            Some(token.trim())
         }
-    }
+    };
+    Ok(header(req, "access-token")?
+        .filter(|t| !t.is_empty())
+        .or(bearer))
 }
 
 /// A verified caller.
@@ -100,6 +102,43 @@ pub async fn acting(service: &LoginService, req: &Request, app: &App) -> Result<
                 group_id,
                 source_ip: source_ip(req),
             }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut builder = http::Request::builder();
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        Request::from(builder.body(lambda_http::Body::Empty).unwrap())
+    }
+
+    #[test]
+    fn access_token_wins_over_a_well_formed_bearer() {
+        let req = request(&[("access-token", "a"), ("authorization", "Bearer b")]);
+        assert_eq!(presented_token(&req).unwrap(), Some("a"));
+        let req = request(&[("authorization", "bearer  b ")]);
+        assert_eq!(presented_token(&req).unwrap(), Some("b"));
+        assert_eq!(presented_token(&request(&[])).unwrap(), None);
+    }
+
+    #[test]
+    fn a_malformed_authorization_is_refused_even_beside_an_access_token() {
+        for bad in ["b", "Basic b", "Bearer", "Bearer   "] {
+            for req in [
+                request(&[("authorization", bad)]),
+                request(&[("access-token", "a"), ("authorization", bad)]),
+            ] {
+                assert!(
+                    matches!(presented_token(&req), Err(Error::Unauthorized(_))),
+                    "{bad}"
+                );
+            }
         }
     }
 }

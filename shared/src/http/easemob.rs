@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::request::JsonFields;
+use super::request::{JsonFields, whole_number};
 use super::respond::easemob;
 use crate::auth::password::Password;
 use crate::domain::LoginKey;
@@ -66,15 +66,15 @@ pub async fn handle(service: &LoginService, req: &Request) -> Response<Body> {
 /// default; 0 → a token that never expires (if the app allows it). The app's own cap
 /// (`max_token_ttl`) is checked by [`Lifetime::seconds_in`].
 pub fn parse_ttl(value: Option<&Value>) -> Result<Lifetime> {
+    let not_whole = || {
+        Error::bad_request("ttl must be a whole number of seconds (a number or a numeric string)")
+    };
     let whole = |text: &str| -> Result<u64> {
-        let text = text.trim();
         if text.starts_with('-') {
             return Err(Error::bad_request("ttl must not be negative"));
         }
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::bad_request(
-                "ttl must be a whole number of seconds (a number or a numeric string)",
-            ));
+            return Err(not_whole());
         }
         text.parse::<u64>()
             .ok()
@@ -85,13 +85,15 @@ pub fn parse_ttl(value: Option<&Value>) -> Result<Lifetime> {
     };
     let seconds = match value {
         None => return Ok(Lifetime::AppDefault),
-        Some(Value::Number(n)) => whole(&n.to_string())?,
+        // A whole number also when written `60.0` (JSON Schema's `integer` admits it);
+        // past int64 it is over the ten-year limit anyway.
+        Some(Value::Number(n)) => match whole_number(n) {
+            Some(seconds) => whole(&seconds.to_string())?,
+            None if n.as_u64().is_some() => whole(&n.to_string())?,
+            None => return Err(not_whole()),
+        },
         Some(Value::String(s)) => whole(s)?,
-        Some(_) => {
-            return Err(Error::bad_request(
-                "ttl must be a whole number of seconds (a number or a numeric string)",
-            ));
-        }
+        Some(_) => return Err(not_whole()),
     };
     Ok(if seconds == 0 {
         Lifetime::NonExpiring
@@ -178,6 +180,10 @@ mod tests {
             Lifetime::Seconds(1_024_000)
         );
         assert_eq!(parse_ttl(Some(&json!(0))).unwrap(), Lifetime::NonExpiring);
+        assert_eq!(
+            parse_ttl(Some(&json!(60.0))).unwrap(),
+            Lifetime::Seconds(60)
+        );
         assert_eq!(parse_ttl(Some(&json!("0"))).unwrap(), Lifetime::NonExpiring);
         for bad in [
             json!(-1),
@@ -190,6 +196,9 @@ mod tests {
             json!([1]),
             json!(1e30),
             json!("99999999999999999999999"),
+            // No surrounding spaces: openapi.yaml's pattern is digits only.
+            json!(" 60"),
+            json!("60 "),
             json!(MAX_TTL_SECS + 1),
         ] {
             let e = parse_ttl(Some(&bad)).unwrap_err();

@@ -85,6 +85,23 @@ async fn login(service: &LoginService, named_by: NamedBy, req: &Request) -> Resu
     let acting = acting(service, req, &app).await?;
     let body = JsonFields::from_request(req)?;
     let device_guid = body.optional_str("device_guid")?.map(str::to_owned);
+    // Checked for every request, an admin's acting one too (which uses neither): a
+    // body that openapi.yaml calls malformed is a 400 whoever sends it.
+    let password = body
+        .optional_str("password")?
+        .map(|p| Password::new(p.to_owned()))
+        .transpose()?;
+    let device_proof = body.optional_str("device_proof")?;
+    if device_proof.is_some_and(|proof| proof.len() > MAX_DEVICE_PROOF_LEN) {
+        return Err(Error::bad_request(format!(
+            "device_proof must be at most {MAX_DEVICE_PROOF_LEN} characters"
+        )));
+    }
+    if device_proof.is_some() && device_guid.is_none() {
+        return Err(Error::bad_request(
+            "device_proof needs the device_guid it was issued for",
+        ));
+    }
     if let Some(acting) = acting {
         // An admin acting for a user needs neither the user's password nor a user named
         // in the body; a user named there must be the acted-for user.
@@ -101,18 +118,7 @@ async fn login(service: &LoginService, named_by: NamedBy, req: &Request) -> Resu
     }
     let key = named_user(named_by, &body, true)?
         .ok_or_else(|| Error::internal("required user field was not reported missing"))?;
-    let password = Password::new(body.required_str("password")?.to_owned())?;
-    let device_proof = body.optional_str("device_proof")?;
-    if device_proof.is_some_and(|proof| proof.len() > MAX_DEVICE_PROOF_LEN) {
-        return Err(Error::bad_request(format!(
-            "device_proof must be at most {MAX_DEVICE_PROOF_LEN} characters"
-        )));
-    }
-    if device_proof.is_some() && device_guid.is_none() {
-        return Err(Error::bad_request(
-            "device_proof needs the device_guid it was issued for",
-        ));
-    }
+    let password = password.ok_or_else(|| Error::bad_request("missing field password"))?;
     service
         .login(LoginRequest {
             app,

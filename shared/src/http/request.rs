@@ -61,13 +61,14 @@ impl JsonFields {
     }
 
     /// An int64 as a JSON integer or, because JavaScript clients lose precision past
-    /// 2^53, as a string of decimal digits.
+    /// 2^53, as a string of decimal digits (optionally signed; no surrounding spaces,
+    /// as openapi.yaml's `Int64OrDigits` states).
     pub fn optional_i64(&self, name: &str) -> Result<Option<i64>> {
         let wrong = || Error::bad_request(format!("field {name} must be an int64 integer"));
         match self.present(name) {
             None => Ok(None),
-            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(wrong),
-            Some(Value::String(s)) => s.trim().parse::<i64>().map(Some).map_err(|_| wrong()),
+            Some(Value::Number(n)) => whole_number(n).map(Some).ok_or_else(wrong),
+            Some(Value::String(s)) => s.parse::<i64>().map(Some).map_err(|_| wrong()),
             Some(_) => Err(wrong()),
         }
     }
@@ -75,6 +76,18 @@ impl JsonFields {
     pub fn raw(&self, name: &str) -> Option<&Value> {
         self.present(name)
     }
+}
+
+/// A JSON number that is a whole int64: `10001`, and also `10001.0`, which JSON Schema's
+/// `integer` (openapi.yaml) admits and some encoders write for whole floats.
+pub fn whole_number(n: &serde_json::Number) -> Option<i64> {
+    // 2^63 as f64: every whole f64 in [-2^63, 2^63) converts to i64 exactly.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && (-LIMIT..LIMIT).contains(f))
+            .map(|f| f as i64)
+    })
 }
 
 /// A header as text; `None` when absent, an error naming it when not valid UTF-8.
@@ -188,8 +201,15 @@ mod tests {
                 .to_string()
                 .contains("must be a string")
         );
+        let spaced = JsonFields::parse(br#"{"user_id":" 42"}"#).unwrap();
+        assert!(spaced.required_i64("user_id").is_err());
         let ok = JsonFields::parse(br#"{"user_id":"9007199254740993","x":42}"#).unwrap();
         assert_eq!(ok.required_i64("user_id").unwrap(), 9_007_199_254_740_993);
         assert_eq!(ok.required_i64("x").unwrap(), 42);
+        let floats = JsonFields::parse(br#"{"a":10001.0,"b":-3.0,"c":1.5,"d":1e19}"#).unwrap();
+        assert_eq!(floats.required_i64("a").unwrap(), 10001);
+        assert_eq!(floats.required_i64("b").unwrap(), -3);
+        assert!(floats.required_i64("c").is_err());
+        assert!(floats.required_i64("d").is_err(), "beyond int64");
     }
 }

@@ -23,14 +23,17 @@ pub struct RefreshData {
     pub time: i64,
 }
 
-/// The refresh token of a body: `refresh_token`, or the vendor push-token guide's `reflash_key`.
-fn presented_refresh(body: &JsonFields) -> Result<&str> {
-    match body.optional_str("refresh_token")? {
-        Some(token) => Ok(token),
-        None => body
-            .optional_str("reflash_key")?
-            .ok_or_else(|| Error::bad_request("missing field refresh_token")),
-    }
+/// The refresh token of a body: `refresh_token`, or the vendor push-token guide's
+/// `reflash_key`. Both are type-checked whenever sent, also where the other one or
+/// `{"all": true}` decides, as openapi.yaml types them.
+fn presented_refresh(body: &JsonFields) -> Result<Option<&str>> {
+    let refresh_token = body.optional_str("refresh_token")?;
+    let reflash_key = body.optional_str("reflash_key")?;
+    Ok(refresh_token.or(reflash_key))
+}
+
+fn required_refresh(presented: Option<&str>) -> Result<&str> {
+    presented.ok_or_else(|| Error::bad_request("missing field refresh_token"))
 }
 
 pub async fn refresh(sessions: &SessionService, req: &Request) -> Response<Body> {
@@ -39,7 +42,9 @@ pub async fn refresh(sessions: &SessionService, req: &Request) -> Response<Body>
 
 async fn refresh_data(sessions: &SessionService, req: &Request) -> Result<RefreshData> {
     let body = JsonFields::from_request(req)?;
-    let refreshed = sessions.refresh(presented_refresh(&body)?).await?;
+    let refreshed = sessions
+        .refresh(required_refresh(presented_refresh(&body)?)?)
+        .await?;
     let data = TokenData::new(&refreshed.app, refreshed.user.user_id, refreshed.tokens);
     Ok(RefreshData {
         id: data.user_id,
@@ -56,20 +61,24 @@ pub async fn revoke(sessions: &SessionService, req: &Request) -> Response<Body> 
 /// `{refresh_token}` revokes that session's family; `{"all": true}` with the user's
 /// access token (Bearer or `access-token`) revokes every token of the user.
 async fn revoke_data(sessions: &SessionService, req: &Request) -> Result<Value> {
+    // Read first, so that a malformed `Authorization` is refused here too, as on every
+    // route that takes one, and not ignored when the body names a refresh token.
+    let presented = presented_token(req)?;
     let body = JsonFields::from_request(req)?;
+    let refresh = presented_refresh(&body)?;
     let everywhere = match body.raw("all") {
         None => false,
         Some(Value::Bool(all)) => *all,
         Some(_) => return Err(Error::bad_request("field all must be a boolean")),
     };
     if everywhere {
-        let token = presented_token(req)?.ok_or_else(|| {
+        let token = presented.ok_or_else(|| {
             Error::Unauthorized("logout everywhere needs the user's access token".into())
         })?;
         let (_, user) = sessions.verify_access(token).await?;
         sessions.logout_everywhere(&user).await?;
         return Ok(json!({"revoked": "all"}));
     }
-    sessions.revoke(presented_refresh(&body)?).await?;
+    sessions.revoke(required_refresh(refresh)?).await?;
     Ok(json!({"revoked": "session"}))
 }
