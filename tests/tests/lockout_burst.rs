@@ -17,10 +17,18 @@ use shared::clock::SystemClock;
 use shared::http::{Route, Services, handle};
 use shared::service::Crypto;
 use shared::store::UserChange;
-use shared::store::{AdminStore, LoginStore, PushRegistrationStore, SessionStore};
+use shared::store::{
+    AdminStore, LoginStore, PushRegistrationStore, SessionStore, UserManagementStore,
+};
 
-trait Store: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static {}
-impl<T: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static> Store for T {}
+trait Store:
+    AdminStore + LoginStore + SessionStore + PushRegistrationStore + UserManagementStore + 'static
+{
+}
+impl<T> Store for T where
+    T: AdminStore + LoginStore + SessionStore + PushRegistrationStore + UserManagementStore + 'static
+{
+}
 
 const RIGHT: &str = integration::fixtures::ALICE_PASSWORD;
 

@@ -14,13 +14,14 @@ use shared::http::Services;
 use shared::service::{Crypto, Lifetime, LoginRequest};
 use shared::store::{
     AdminStore, LoginStore, PushRegistrationStore, RefreshStore, Rotation, SessionStore,
+    UserManagementStore,
 };
 
 trait AllStores:
-    AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + 'static
+    AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + UserManagementStore + 'static
 {
 }
-impl<T: AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + 'static>
+impl<T: AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + UserManagementStore + 'static>
     AllStores for T
 {
 }
