@@ -26,7 +26,12 @@ trait Store:
 {
 }
 impl<T> Store for T where
-    T: AdminStore + LoginStore + SessionStore + PushRegistrationStore + UserManagementStore + 'static
+    T: AdminStore
+        + LoginStore
+        + SessionStore
+        + PushRegistrationStore
+        + UserManagementStore
+        + 'static
 {
 }
 

@@ -23,7 +23,12 @@ trait AllStores:
 {
 }
 impl<T> AllStores for T where
-    T: AdminStore + LoginStore + SessionStore + PushRegistrationStore + UserManagementStore + 'static
+    T: AdminStore
+        + LoginStore
+        + SessionStore
+        + PushRegistrationStore
+        + UserManagementStore
+        + 'static
 {
 }
 

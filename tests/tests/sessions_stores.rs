@@ -18,11 +18,24 @@ use shared::store::{
 };
 
 trait AllStores:
-    AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + UserManagementStore + 'static
+    AdminStore
+    + LoginStore
+    + SessionStore
+    + RefreshStore
+    + PushRegistrationStore
+    + UserManagementStore
+    + 'static
 {
 }
-impl<T: AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + UserManagementStore + 'static>
-    AllStores for T
+impl<
+    T: AdminStore
+        + LoginStore
+        + SessionStore
+        + RefreshStore
+        + PushRegistrationStore
+        + UserManagementStore
+        + 'static,
+> AllStores for T
 {
 }
 

@@ -12,8 +12,8 @@ use super::respond::easemob;
 use crate::auth::password::Password;
 use crate::domain::{LoginKey, User};
 use crate::error::{Error, Result};
-use crate::service::lifetime::MAX_TTL_SECS;
 use crate::service::inherit::InheritRequest;
+use crate::service::lifetime::MAX_TTL_SECS;
 use crate::service::{Lifetime, LoginGrant, LoginRequest, LoginService, Subject};
 
 /// `(org_name, app_name)` of a `/{org_name}/{app_name}/token` path.

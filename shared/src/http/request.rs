@@ -77,7 +77,9 @@ impl JsonFields {
         match self.present(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(Error::bad_request(format!("field {name} must be a boolean"))),
+            Some(_) => Err(Error::bad_request(format!(
+                "field {name} must be a boolean"
+            ))),
         }
     }
 

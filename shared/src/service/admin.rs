@@ -51,11 +51,7 @@ pub async fn create_user(store: &dyn AdminStore, crypto: &Crypto, new: NewUser) 
     Ok(user)
 }
 
-pub async fn find_user(
-    store: &dyn CredentialLookup,
-    app_id: &str,
-    key: &LoginKey,
-) -> Result<User> {
+pub async fn find_user(store: &dyn CredentialLookup, app_id: &str, key: &LoginKey) -> Result<User> {
     store
         .find_user(app_id, key)
         .await?

@@ -51,12 +51,7 @@ fn id_taken(error: &Error) -> bool {
 }
 
 /// The user record of `registration` under `user_id`, its password (if any) hashed.
-fn build(
-    crypto: &Crypto,
-    app_id: &str,
-    user_id: i64,
-    registration: &Registration,
-) -> Result<User> {
+fn build(crypto: &Crypto, app_id: &str, user_id: i64, registration: &Registration) -> Result<User> {
     match &registration.password {
         None => build_passwordless_user(
             app_id,
@@ -105,6 +100,11 @@ pub async fn register(
 /// Checks a REST registration before any user is created: a batch is refused whole
 /// for one malformed entry, never half applied.
 pub fn check_registration(registration: &Registration) -> Result<()> {
+    if registration.username.trim() != registration.username {
+        return Err(Error::bad_request(
+            "username must not start or end with whitespace",
+        ));
+    }
     crate::domain::normalize_username(&registration.username)?;
     match &registration.password {
         Some(password) => check_password(password),
@@ -240,7 +240,9 @@ pub async fn update_contact(
     if update.phone.is_none() && update.email.is_none() {
         return Err(Error::bad_request("name a new phone or email"));
     }
-    let normalized = |value: &Option<String>, current: &Option<String>, normalize: fn(&str) -> Result<String>| {
+    let normalized = |value: &Option<String>,
+                      current: &Option<String>,
+                      normalize: fn(&str) -> Result<String>| {
         match value.as_deref().map(str::trim) {
             None => Ok(current.clone()),
             Some("") => Ok(None),
@@ -285,9 +287,7 @@ pub async fn list(
     limit: usize,
 ) -> Result<UserPage> {
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Error::bad_request(format!(
-            "limit must be 1 to {MAX_PAGE}"
-        )));
+        return Err(Error::bad_request(format!("limit must be 1 to {MAX_PAGE}")));
     }
     store.list_users(app_id, after, limit).await
 }

@@ -375,7 +375,8 @@ impl UserRemoval for EmbeddedStore {
         tables
             .push
             .retain(|_, r| !(r.app_id == user.app_id && r.user_id == user.user_id));
-        let owned = |family: &RefreshFamily| family.app_id == user.app_id && family.user_id == user.user_id;
+        let owned =
+            |family: &RefreshFamily| family.app_id == user.app_id && family.user_id == user.user_id;
         let families: Vec<String> = tables
             .refresh
             .values()
@@ -387,9 +388,10 @@ impl UserRemoval for EmbeddedStore {
         }
         tables.refresh.retain(|_, r| !owned(&r.family));
         tables.locks.retain(|subject, _| match subject {
-            LockSubject::Account { app_id, user_id } | LockSubject::Device { app_id, user_id, .. } => {
-                !(*app_id == user.app_id && *user_id == user.user_id)
-            }
+            LockSubject::Account { app_id, user_id }
+            | LockSubject::Device {
+                app_id, user_id, ..
+            } => !(*app_id == user.app_id && *user_id == user.user_id),
             LockSubject::UnknownName { app_id, key } => {
                 !(*app_id == user.app_id && keys.iter().any(|(_, k)| k == key))
             }

@@ -119,9 +119,15 @@ fn users(method: &str, rest: &str, template: &str, authorized: bool, body: Body)
         obj([])
     };
     let mut ev = event(method, &path, headers, body, Some(&route_key));
-    let mut params = obj([("org_name", "demo-org".into()), ("app_name", "demo-app".into())]);
+    let mut params = obj([
+        ("org_name", "demo-org".into()),
+        ("app_name", "demo-app".into()),
+    ]);
     if let Some(username) = rest.strip_prefix('/') {
-        params.set("username", username.split('/').next().unwrap_or_default().into());
+        params.set(
+            "username",
+            username.split('/').next().unwrap_or_default().into(),
+        );
     }
     ev.set("pathParameters", params);
     ev

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::keys::{
-    FAMILY_SK, Item, REFRESH_SK, USER_SK, family_pk, from_item, key, n, refresh_pk,
-    sessions_pk, to_item, user_pk, values,
+    FAMILY_SK, Item, REFRESH_SK, USER_SK, family_pk, from_item, key, n, refresh_pk, sessions_pk,
+    to_item, user_pk, values,
 };
 use super::transactions::{item_failed, put_new, sdk_error};
 use super::{DynamoStore, table};
@@ -81,16 +81,8 @@ impl RefreshStore for DynamoStore {
                 to_item(first, refresh_pk(&first.token_hash), REFRESH_SK)?,
             )?,
         ];
-        items.push(self.session_entry(
-            family,
-            &family_pk(&family.family_id),
-            family.expires_at,
-        )?);
-        items.push(self.session_entry(
-            family,
-            &refresh_pk(&first.token_hash),
-            first.expires_at,
-        )?);
+        items.push(self.session_entry(family, &family_pk(&family.family_id), family.expires_at)?);
+        items.push(self.session_entry(family, &refresh_pk(&first.token_hash), first.expires_at)?);
         items.push(self.user_still_exists(family)?);
         Ok(match self.transact(items).await? {
             None => Rotation::Rotated,
