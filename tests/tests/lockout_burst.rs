@@ -17,23 +17,10 @@ use shared::clock::SystemClock;
 use shared::http::{Route, Services, handle};
 use shared::service::Crypto;
 use shared::store::UserChange;
-use shared::store::{
-    AdminStore, LoginStore, PushRegistrationStore, SessionStore, UserManagementStore,
-};
+use shared::store::{AdminStore, ServiceStore};
 
-trait Store:
-    AdminStore + LoginStore + SessionStore + PushRegistrationStore + UserManagementStore + 'static
-{
-}
-impl<T> Store for T where
-    T: AdminStore
-        + LoginStore
-        + SessionStore
-        + PushRegistrationStore
-        + UserManagementStore
-        + 'static
-{
-}
+trait Store: AdminStore + ServiceStore + 'static {}
+impl<T: AdminStore + ServiceStore + 'static> Store for T {}
 
 const RIGHT: &str = integration::fixtures::ALICE_PASSWORD;
 

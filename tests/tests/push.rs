@@ -14,23 +14,10 @@ use shared::http::{Route, Services, handle};
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
 use shared::service::push::MAX_REGISTRATIONS_PER_KIND;
 use shared::service::{Crypto, Lifetime, LoginRequest};
-use shared::store::{
-    AdminStore, LoginStore, PushRegistrationStore, SessionStore, UserManagementStore,
-};
+use shared::store::{AdminStore, ServiceStore};
 
-trait AllStores:
-    AdminStore + LoginStore + SessionStore + PushRegistrationStore + UserManagementStore + 'static
-{
-}
-impl<T> AllStores for T where
-    T: AdminStore
-        + LoginStore
-        + SessionStore
-        + PushRegistrationStore
-        + UserManagementStore
-        + 'static
-{
-}
+trait AllStores: AdminStore + ServiceStore + 'static {}
+impl<T: AdminStore + ServiceStore + 'static> AllStores for T {}
 
 struct Env {
     services: Services,

@@ -12,32 +12,10 @@ use shared::domain::LoginKey;
 use shared::error::Error;
 use shared::http::Services;
 use shared::service::{Crypto, Lifetime, LoginRequest};
-use shared::store::{
-    AdminStore, LoginStore, PushRegistrationStore, RefreshStore, Rotation, SessionStore,
-    UserManagementStore,
-};
+use shared::store::{AdminStore, RefreshStore, Rotation, ServiceStore};
 
-trait AllStores:
-    AdminStore
-    + LoginStore
-    + SessionStore
-    + RefreshStore
-    + PushRegistrationStore
-    + UserManagementStore
-    + 'static
-{
-}
-impl<
-    T: AdminStore
-        + LoginStore
-        + SessionStore
-        + RefreshStore
-        + PushRegistrationStore
-        + UserManagementStore
-        + 'static,
-> AllStores for T
-{
-}
+trait AllStores: AdminStore + ServiceStore + RefreshStore + 'static {}
+impl<T: AdminStore + ServiceStore + RefreshStore + 'static> AllStores for T {}
 
 fn crypto() -> Arc<Crypto> {
     Arc::new(Crypto {

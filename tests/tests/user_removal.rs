@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use integration::dynamo::{items_naming, scan_all};
 use integration::fixtures::provision_alice;
 use shared::auth::lockout::LockSubject;
 use shared::auth::password::{PasswordHasher, PasswordPolicy};
@@ -234,58 +234,22 @@ integration::on_both_stores!(
     users_are_listed_a_page_at_a_time,
 );
 
-/// Whether a stored value names alice: her id as a `user_id`, or her names, family or
-/// tokens anywhere in a string (keys included).
-fn names_alice(value: &AttributeValue) -> bool {
-    match value {
-        AttributeValue::S(text) => [
-            "alice",
-            "+8613800000000",
-            "family-a",
-            "hash-a-",
-            "push-a",
-            "#10001",
-        ]
-        .iter()
-        .any(|needle| text.contains(needle)),
-        AttributeValue::M(map) => map.iter().any(|(name, v)| {
-            (name == "user_id" && v.as_n().is_ok_and(|n| n == "10001")) || names_alice(v)
-        }),
-        AttributeValue::L(list) => list.iter().any(names_alice),
-        _ => false,
-    }
-}
+/// What names alice in an item besides her id: her names, family and tokens.
+const ALICE_NEEDLES: &[&str] = &["alice", "+8613800000000", "family-a", "hash-a-", "push-a"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_scan_of_dynamodb_finds_no_item_of_a_deleted_user() {
     let (store, _) = integration::dynamo::fresh_store().await.unwrap();
     populate(&store).await;
-    let scan = || async {
-        let output = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .send()
-            .await
-            .unwrap();
-        output.items.unwrap_or_default()
-    };
-    let before = scan().await;
-    let alice_items = before
-        .iter()
-        .filter(|item| names_alice(&AttributeValue::M((*item).clone())))
-        .count();
+    let before = items_naming(&store, ALICE, ALICE_NEEDLES).await.unwrap();
     // 4 copies, 3 counters, 1 device, 2 push items x 2 kinds, 1 family, 2 tokens and
     // their 3 index entries: the check below would see any of them.
-    assert!(alice_items >= 17, "{alice_items} items name alice before");
+    assert_eq!(before.len(), 18, "{before:#?}");
     delete_alice(&store).await;
-    let after = scan().await;
-    let left: Vec<_> = after
-        .iter()
-        .filter(|item| names_alice(&AttributeValue::M((*item).clone())))
-        .collect();
+    let left = items_naming(&store, ALICE, ALICE_NEEDLES).await.unwrap();
     assert!(left.is_empty(), "left behind: {left:#?}");
     // The app's 2 items and bob's 14 (2 copies, 1 counter, 1 device, 4 push items, 1
     // family, 2 tokens, 3 index entries) stay.
+    let after = scan_all(&store).await.unwrap();
     assert_eq!(after.len(), 16, "{after:#?}");
 }

@@ -72,16 +72,6 @@ impl Route {
         Route::UserDisconnect,
     ];
 
-    /// The user-management routes (the `user-admin` function).
-    pub const USER_ADMIN: &'static [Route] = &[
-        Route::Users,
-        Route::User,
-        Route::UserPassword,
-        Route::UserDeactivate,
-        Route::UserActivate,
-        Route::UserDisconnect,
-    ];
-
     /// The path as API Gateway's route key writes it.
     pub fn path(self) -> &'static str {
         match self {
@@ -194,9 +184,17 @@ impl Route {
         !matches!(self, Self::Jwks | Self::PushRing | Self::PushMessage) && !self.manages_users()
     }
 
-    /// Whether this is one of Easemob's user-management routes ([`Route::USER_ADMIN`]).
+    /// Whether this is one of Easemob's user-management routes (the user-admin function).
     pub fn manages_users(self) -> bool {
-        Self::USER_ADMIN.contains(&self)
+        matches!(
+            self,
+            Self::Users
+                | Self::User
+                | Self::UserPassword
+                | Self::UserDeactivate
+                | Self::UserActivate
+                | Self::UserDisconnect
+        )
     }
 
     /// The route serving `path`, if any (ignoring a trailing slash).

@@ -11,7 +11,7 @@ use crate::service::hashing::HashingPool;
 use crate::service::push::PushService;
 use crate::service::session::SessionService;
 use crate::service::{Acting, Crypto, LoginService};
-use crate::store::{LoginStore, PushRegistrationStore, SessionStore, UserManagementStore};
+use crate::store::{ServiceStore, UserManagementStore};
 
 /// The services a request may need, over one store.
 pub struct Services {
@@ -27,7 +27,7 @@ pub struct Services {
 impl Services {
     pub fn over<S>(store: Arc<S>, crypto: Arc<Crypto>) -> Self
     where
-        S: LoginStore + SessionStore + PushRegistrationStore + UserManagementStore + 'static,
+        S: ServiceStore + 'static,
     {
         Self::with_audit(store, crypto, Arc::new(TracingAudit))
     }
@@ -43,7 +43,7 @@ impl Services {
     /// As [`Services::over`], with admin acts recorded to `audit`.
     pub fn with_audit<S>(store: Arc<S>, crypto: Arc<Crypto>, audit: Arc<dyn AuditLog>) -> Self
     where
-        S: LoginStore + SessionStore + PushRegistrationStore + UserManagementStore + 'static,
+        S: ServiceStore + 'static,
     {
         Self {
             users: store.clone(),

@@ -309,6 +309,17 @@ impl<T: AppDirectory + CredentialLookup + UserAdmin + UserRemoval + LockoutStore
 {
 }
 
+/// Everything the request services need (`http::Services::over`): a store that can back
+/// every function.
+pub trait ServiceStore:
+    LoginStore + SessionStore + PushRegistrationStore + UserManagementStore
+{
+}
+impl<T: LoginStore + SessionStore + PushRegistrationStore + UserManagementStore> ServiceStore
+    for T
+{
+}
+
 /// What the operator tooling needs.
 pub trait AdminStore:
     AppDirectory + CredentialLookup + AppAdmin + UserAdmin + PasswordRehash
