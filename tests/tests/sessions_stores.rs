@@ -54,6 +54,8 @@ fn record(hash: &str, family: &RefreshFamily) -> RefreshRecord {
 }
 
 async fn families_open_once_rotate_once_and_stay_revoked<S: AllStores>(store: Arc<S>) {
+    // A family is opened and rotated only while its user exists.
+    provision(store.as_ref(), &crypto()).await;
     let f = family("f1");
     let first = record("h1", &f);
     assert_eq!(
