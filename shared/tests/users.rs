@@ -351,6 +351,23 @@ async fn password_reset_ban_and_disconnect_end_older_tokens() {
     let (status, body) = send(&env, event("user-admin/activate.json", &admin)).await;
     assert_eq!(status, 200, "bob unbanned: {body}");
     assert_eq!(login(&env, 10002, "bob-password").await.0, 200);
+    // Every change is audited with the admin and the user; reads are not.
+    let audited: Vec<(&str, Option<i64>)> = env
+        .audit
+        .events()
+        .iter()
+        .map(|e| (e.event, e.target_user))
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            ("admin_user_password", Some(10001)),
+            ("admin_user_disconnect", Some(10001)),
+            ("admin_user_deactivate", Some(10001)),
+            ("admin_user_activate", Some(10001)),
+            ("admin_user_activate", Some(10002)),
+        ]
+    );
 }
 
 #[tokio::test]

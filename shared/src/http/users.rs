@@ -9,15 +9,15 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::caller::app_admin;
+use super::caller::{app_admin, source_ip};
 use super::easemob::EasemobUser;
 use super::request::{JsonFields, MAX_BODY_BYTES, header};
 use super::respond::easemob;
 use super::{Route, Services};
 use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
-use crate::service::admin;
 use crate::service::users::{self, Registration};
+use crate::service::{Acting, admin};
 
 /// `(org_name, app_name, username, action)` of a user-management path:
 /// `/{org}/{app}/users`, `/{org}/{app}/users/{username}` and
@@ -87,6 +87,8 @@ struct Done {
     action: &'static str,
     entities: Vec<User>,
     data: Option<Value>,
+    /// The audit event of a change, and the users it changed.
+    audit: Option<(&'static str, Vec<i64>)>,
 }
 
 pub async fn handle(services: &Services, route: Route, req: &Request) -> Response<Body> {
@@ -105,7 +107,7 @@ async fn answer(
         parse_path(path).ok_or_else(|| Error::NotFound(format!("no route for {path}")))?;
     let login = &services.login;
     let app = login.app_by_name(org, app_name).await?;
-    app_admin(login, req, &app).await?;
+    let admin = app_admin(login, req, &app).await?;
     let done = match username {
         None => register(services, &app, req).await?,
         Some(name) => {
@@ -114,6 +116,17 @@ async fn answer(
             on_user(services, route, req, &app, &key).await?
         }
     };
+    if let Some((event, targets)) = &done.audit {
+        for user_id in targets {
+            let acting = Acting {
+                admin: admin.clone(),
+                user_id: Some(*user_id),
+                group_id: None,
+                source_ip: source_ip(req),
+            };
+            login.record_act(event, &app, &acting);
+        }
+    }
     let host = header(req, "host")?.unwrap_or("localhost");
     Ok(Envelope {
         action: done.action,
@@ -157,10 +170,12 @@ async fn register(services: &Services, app: &App, req: &Request) -> Result<Done>
                     })
                 })
                 .collect();
+            let created = outcome.created.iter().map(|u| u.user_id).collect();
             Ok(Done {
                 action: "post",
                 entities: outcome.created,
                 data: Some(Value::Array(refused)),
+                audit: Some(("admin_user_register", created)),
             })
         }
         object @ Value::Object(_) => {
@@ -171,6 +186,7 @@ async fn register(services: &Services, app: &App, req: &Request) -> Result<Done>
             let user = users::register(store, crypto, &app.app_id, &registration).await?;
             Ok(Done {
                 action: "post",
+                audit: Some(("admin_user_register", vec![user.user_id])),
                 entities: vec![user],
                 data: None,
             })
@@ -191,16 +207,19 @@ async fn on_user(
     let store = services.users.as_ref();
     let crypto = services.login.crypto();
     let app_id = &app.app_id;
-    let done = |action, user| Done {
+    // An answer naming `user`; `event` audits a change of it.
+    let done = |action, event: Option<&'static str>, user: User| Done {
         action,
+        audit: event.map(|e| (e, vec![user.user_id])),
         entities: vec![user],
         data: None,
     };
     match route {
         Route::User if req.method() == http::Method::DELETE => {
-            Ok(done("delete", users::delete(store, app_id, key).await?))
+            let deleted = users::delete(store, app_id, key).await?;
+            Ok(done("delete", Some("admin_user_delete"), deleted))
         }
-        Route::User => Ok(done("get", users::user(store, app_id, key).await?)),
+        Route::User => Ok(done("get", None, users::user(store, app_id, key).await?)),
         Route::UserPassword => {
             let body = JsonFields::from_request(req)?;
             let password = body.required_str("newpassword")?.to_owned();
@@ -211,18 +230,19 @@ async fn on_user(
                 action: "set user password",
                 entities: Vec::new(),
                 data: None,
+                audit: Some(("admin_user_password", vec![user.user_id])),
             })
         }
         Route::UserDeactivate | Route::UserActivate => {
             let activated = route == Route::UserActivate;
             let user = users::user(store, app_id, key).await?;
             let user = admin::set_activated(store, crypto, app_id, user.user_id, activated).await?;
-            let action = if activated {
-                "activate user"
+            let (action, event) = if activated {
+                ("activate user", "admin_user_activate")
             } else {
-                "Deactivate user"
+                ("Deactivate user", "admin_user_deactivate")
             };
-            Ok(done(action, user))
+            Ok(done(action, Some(event), user))
         }
         Route::UserDisconnect => {
             let user = users::user(store, app_id, key).await?;
@@ -231,6 +251,7 @@ async fn on_user(
                 action: "get",
                 entities: Vec::new(),
                 data: Some(json!({"result": true})),
+                audit: Some(("admin_user_disconnect", vec![user.user_id])),
             })
         }
         _ => Err(Error::internal("not a user-management route")),
