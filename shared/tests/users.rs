@@ -150,6 +150,40 @@ async fn inherit_needs_an_unrevoked_app_token_of_this_app() {
 }
 
 #[tokio::test]
+async fn inherit_takes_ttl_by_the_password_grants_rules_and_the_apps_cap() {
+    let env = env().await;
+    let admin = demo_token(&env).await;
+    let path = "/demo-org/demo-app/token";
+    let body = |ttl: Value| json!({"grant_type": "inherit", "username": "alice", "ttl": ttl});
+    let (status, ok) = send(
+        &env,
+        request("POST", path, Some(&admin), Some(body(json!("1024000")))),
+    )
+    .await;
+    assert_eq!(
+        (status, ok["expires_in"].as_i64()),
+        (200, Some(1_024_000)),
+        "{ok}"
+    );
+    let (status, over) = send(
+        &env,
+        request("POST", path, Some(&admin), Some(body(json!(2_592_001)))),
+    )
+    .await;
+    assert_eq!(
+        (status, over["error"].as_str()),
+        (400, Some("illegal_argument")),
+        "{over}"
+    );
+    let (status, bad) = send(
+        &env,
+        request("POST", path, Some(&admin), Some(body(json!(-1)))),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+}
+
+#[tokio::test]
 async fn inherit_of_a_banned_user_is_easemobs_invalid_grant() {
     let env = env().await;
     let admin = demo_token(&env).await;
