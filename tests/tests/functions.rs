@@ -515,10 +515,7 @@ async fn invoke(binary: &str, f: &Fixture, events: Vec<Value>) -> Vec<ApiRespons
     let run = invoke_all(&workspace_binary(binary).unwrap(), &f.env, events)
         .await
         .unwrap();
-    run.invocations
-        .iter()
-        .map(|i| i.api_response().unwrap())
-        .collect()
+    run.api_responses().unwrap()
 }
 
 #[tokio::test]
