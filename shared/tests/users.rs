@@ -332,6 +332,22 @@ async fn register_get_and_the_batch_report_taken_usernames_in_easemobs_shapes() 
     let strict = app_token(&env, "strict-org", "strict-app", "strict").await;
     let (status, _) = send(&env, event("user-admin/get.json", &strict)).await;
     assert_eq!(status, 401, "another app's token");
+    let numeric = json!({"username": "nums", "password": 987_654_321});
+    let (status, body) = send(
+        &env,
+        request(
+            "POST",
+            "/demo-org/demo-app/users",
+            Some(&admin),
+            Some(numeric),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        !body.to_string().contains("987654321"),
+        "a password is never echoed: {body}"
+    );
 }
 
 #[tokio::test]

@@ -149,7 +149,14 @@ async fn register(services: &Services, app: &App, req: &Request) -> Result<Done>
     if body.len() > MAX_BODY_BYTES {
         return Err(Error::PayloadTooLarge(MAX_BODY_BYTES));
     }
-    let malformed = |e: serde_json::Error| Error::bad_request(format!("malformed body: {e}"));
+    // serde's message may quote a value (a password sent as a number), so it is not
+    // passed on.
+    let malformed = |_: serde_json::Error| {
+        Error::bad_request(
+            "malformed body: expected {\"username\": string, \"password\": string} \
+             or an array of them, with no other field",
+        )
+    };
     let crypto = services.login.crypto();
     let store = services.users.as_ref();
     match serde_json::from_slice::<Value>(body).map_err(malformed)? {
