@@ -393,3 +393,111 @@ async fn inherit_through_serve_needs_this_apps_token_and_creates_password_less_u
         "a password-less user looks like a wrong password"
     );
 }
+
+/// Easemob's user routes on DynamoDB Local, through `imauth serve` (the handler tests run
+/// the same sequence on the embedded store).
+#[tokio::test]
+async fn the_user_routes_on_dynamodb_register_get_reset_ban_disconnect_and_delete() {
+    let (store, app) = shop().await;
+    let (_server, addr) = serve_dynamodb(store.table()).await;
+    let admin = app_token(addr, &app).await;
+    let users = "/shop/shop/users";
+    let one = json!({"username": "Gina", "password": "gina-1"});
+    let (status, body) = post(addr, users, Some(&admin), &one).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["entities"][0]["username"], "gina");
+    let batch =
+        json!([{"username": "hal", "password": "hal-1"}, {"username": "gina", "password": "x"}]);
+    let (status, body) = post(addr, users, Some(&admin), &batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["entities"][0]["username"], "hal");
+    assert_eq!(body["data"][0]["username"], "gina");
+    let (status, body) = call(addr, "GET", "/shop/shop/users/GINA", Some(&admin), b"").await;
+    assert_eq!(
+        (status, &body["entities"][0]["username"]),
+        (200, &json!("gina")),
+        "{body}"
+    );
+    let gina = store
+        .find_user("shop", &LoginKey::Username("gina".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let login = |password: &'static str| {
+        let body = json!({"grant_type": "password", "username": "gina", "password": password});
+        async move { post(addr, "/shop/shop/token", None, &body).await }
+    };
+    let (status, first) = login("gina-1").await;
+    assert_eq!(status, 200, "{first}");
+    let token = first["access_token"].as_str().unwrap().to_owned();
+    let list = |token: String| async move {
+        call(addr, "GET", "/v1/api/user/token", Some(&token), b"")
+            .await
+            .0
+    };
+    assert_eq!(list(token.clone()).await, 200);
+
+    let reset = json!({"newpassword": "gina-2"});
+    let (status, body) = call(
+        addr,
+        "PUT",
+        "/shop/shop/users/gina/password",
+        Some(&admin),
+        reset.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(list(token).await, 401, "old tokens refused after a reset");
+    assert_eq!(login("gina-1").await.0, 400);
+    let (status, second) = login("gina-2").await;
+    assert_eq!(status, 200, "{second}");
+
+    let (status, _) = post(
+        addr,
+        "/shop/shop/users/gina/deactivate",
+        Some(&admin),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, banned) = login("gina-2").await;
+    assert_eq!(
+        (status, banned["error_description"].as_str()),
+        (400, Some("user not activated"))
+    );
+    let (status, _) = post(
+        addr,
+        "/shop/shop/users/gina/activate",
+        Some(&admin),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, third) = login("gina-2").await;
+    assert_eq!(status, 200, "{third}");
+    let token = third["access_token"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        addr,
+        "GET",
+        "/shop/shop/users/gina/disconnect",
+        Some(&admin),
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (status, &body["data"]["result"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    assert_eq!(list(token).await, 401, "logged out everywhere");
+
+    let (status, body) = call(addr, "DELETE", "/shop/shop/users/gina", Some(&admin), b"").await;
+    assert_eq!(status, 200, "{body}");
+    let left = items_naming(&store, gina.user_id, &["gina"]).await.unwrap();
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    let (status, body) = call(addr, "GET", "/shop/shop/users/gina", Some(&admin), b"").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("service_resource_not_found"))
+    );
+}
