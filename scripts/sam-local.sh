@@ -235,11 +235,13 @@ value = json.loads(json.load(open(sys.argv[1]))["body"])
 for part in sys.argv[2].split("."): value = value[part]
 print(value)' "$WORK/answer.json" "$1"
 }
-# with_tokens EVENT: the event with ACCESS_TOKEN and REFRESH_TOKEN replaced.
+# with_tokens EVENT: the event with ACCESS_TOKEN, REFRESH_TOKEN and ADMIN_TOKEN replaced.
+access_token= refresh_token= admin_token=
 with_tokens() {
   local out=$WORK/$1
   mkdir -p "$(dirname "$out")"
-  sed -e "s|ACCESS_TOKEN|$access_token|g" -e "s|REFRESH_TOKEN|$refresh_token|g" "$1" >"$out"
+  sed -e "s|ACCESS_TOKEN|$access_token|g" -e "s|REFRESH_TOKEN|$refresh_token|g" \
+    -e "s|ADMIN_TOKEN|$admin_token|g" "$1" >"$out"
   echo "$out"
 }
 
@@ -256,6 +258,14 @@ invoke TokenLoginFunction events/token-login/unknown-user.json 401
 invoke TokenUserFunction events/token-user/ok.json 200
 invoke TokenUserFunction events/token-user/wrong-password.json 401
 invoke AppTokenFunction events/app-token/password-default-ttl.json 200
+invoke AppTokenFunction events/app-token/client-credentials.json 200
+admin_token=$(field access_token)
+invoke AppTokenFunction "$(with_tokens events/app-token/inherit.json)" 200
+invoke AppTokenFunction "$(with_tokens events/app-token/inherit-unknown-user.json)" 404
+invoke UserAdminFunction "$(with_tokens events/user-admin/get.json)" 200
+invoke UserAdminFunction "$(with_tokens events/user-admin/register.json)" 200
+invoke UserAdminFunction "$(with_tokens events/user-admin/delete.json)" 200
+invoke UserAdminFunction events/user-admin/register-no-token.json 401
 invoke PushTokenFunction "$(with_tokens events/push-token/register-ring.json)" 200
 invoke PushTokenFunction "$(with_tokens events/push-token/list-ring.json)" 200
 invoke TokenRefreshFunction "$(with_tokens events/token-refresh/refresh.json)" 200

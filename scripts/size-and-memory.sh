@@ -34,7 +34,7 @@ if [[ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]]; then
   exec scripts/dynamodb-local.sh run -- "$0" "$@"
 fi
 
-FUNCTIONS=(token-id token-login token-user app-token token-refresh push-token jwks)
+FUNCTIONS=(token-id token-login token-user app-token token-refresh push-token jwks user-admin)
 BUDGET_BYTES=6000000 # "< 6 MB"
 
 if ((QUICK)); then

@@ -147,6 +147,7 @@ pub fn user_json(user: &User) -> Value {
         "phone": user.phone,
         "email": user.email,
         "activated": user.activated,
+        "has_password": !user.password_hash.is_empty(),
         "created_ms": user.created_ms,
         "modified_ms": user.modified_ms,
         "tokens_valid_after": user.tokens_valid_after,

@@ -1,10 +1,15 @@
-//! `imauth user create|show|ban|unban|set-password`. Passwords are read from stdin or a
-//! file, never from argv; output is the user as JSON, never the password hash.
+//! `imauth user create|show|list|update|ban|unban|set-password|unlock|logout|delete`.
+//! Passwords are read from stdin or a file, never from argv; output is the user as JSON,
+//! never the password hash. Every command but `create` goes through `service::users` /
+//! `service::admin`, the functions Easemob's REST routes call (one implementation).
 
+use serde_json::json;
+use shared::clock::SystemClock;
 use shared::config::{Settings, StoreKind};
 use shared::domain::LoginKey;
 use shared::service::admin;
 use shared::service::provision::NewUser;
+use shared::service::users::{self, ContactUpdate};
 
 use crate::common::{PasswordSource, PolicyArg, TableArg, fail, print_json, user_json};
 
@@ -20,6 +25,45 @@ pub enum UserCommand {
     Unban(UserRef),
     /// Set a new password (stdin or --password-file); every older token stops working.
     SetPassword(SetPasswordArgs),
+    /// List an app's users, a page at a time (`next` is the cursor of the next page).
+    List(ListArgs),
+    /// Change a user's phone and/or email (unique in the app; "" removes it).
+    Update(UpdateArgs),
+    /// Clear the account's failed-login counter: a lockout ends at once.
+    Unlock(UserRef),
+    /// End every session: every token issued before now stops working.
+    Logout(UserRef),
+    /// Delete a user with everything that names it (counters, devices, push
+    /// registrations, sessions).
+    Delete(UserRef),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub table: TableArg,
+    /// The app whose users to list.
+    #[arg(long)]
+    pub app_id: String,
+    /// Users per page (1 to 100).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// The `next` cursor printed with the previous page.
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["phone", "email"])))]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub user: UserRef,
+    /// The new phone ("" removes it).
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// The new email ("" removes it).
+    #[arg(long)]
+    pub email: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -92,6 +136,11 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Ban(user) => set_activated(user, false).await,
         UserCommand::Unban(user) => set_activated(user, true).await,
         UserCommand::SetPassword(args) => set_password(args).await,
+        UserCommand::List(args) => list(args).await,
+        UserCommand::Update(args) => update(args).await,
+        UserCommand::Unlock(user) => unlock(user).await,
+        UserCommand::Logout(user) => logout(user).await,
+        UserCommand::Delete(user) => delete(user).await,
     }
 }
 
@@ -157,4 +206,59 @@ async fn set_password(args: SetPasswordArgs) -> anyhow::Result<()> {
     .map_err(fail)?;
     eprintln!("password set; tokens issued before now no longer work");
     print_json(&user_json(&updated))
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let store = args.table.store().await?;
+    let page = users::list(&store, &args.app_id, args.after.as_deref(), args.limit)
+        .await
+        .map_err(fail)?;
+    print_json(&json!({
+        "users": page.users.iter().map(user_json).collect::<Vec<_>>(),
+        "next": page.next,
+    }))
+}
+
+async fn update(args: UpdateArgs) -> anyhow::Result<()> {
+    let store = args.user.table.store().await?;
+    let update = ContactUpdate {
+        phone: args.phone,
+        email: args.email,
+    };
+    let user = users::update_contact(
+        &store,
+        &SystemClock,
+        &args.user.app_id,
+        args.user.user_id,
+        &update,
+    )
+    .await
+    .map_err(fail)?;
+    print_json(&user_json(&user))
+}
+
+async fn unlock(user: UserRef) -> anyhow::Result<()> {
+    let store = user.table.store().await?;
+    let unlocked = users::unlock(&store, &user.app_id, user.user_id)
+        .await
+        .map_err(fail)?;
+    print_json(&user_json(&unlocked))
+}
+
+async fn logout(user: UserRef) -> anyhow::Result<()> {
+    let store = user.table.store().await?;
+    let updated = users::logout(&store, &SystemClock, &user.app_id, user.user_id)
+        .await
+        .map_err(fail)?;
+    eprintln!("logged out everywhere; tokens issued before now no longer work");
+    print_json(&user_json(&updated))
+}
+
+async fn delete(user: UserRef) -> anyhow::Result<()> {
+    let store = user.table.store().await?;
+    let deleted = users::delete(&store, &user.app_id, &LoginKey::UserId(user.user_id))
+        .await
+        .map_err(fail)?;
+    eprintln!("deleted, with its counters, devices, push registrations and sessions");
+    print_json(&user_json(&deleted))
 }

@@ -35,8 +35,8 @@ pub enum Error {
     /// The caller is known but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
-    /// Easemob's `grant_type` is neither `password` nor `client_credentials`.
-    #[error("unsupported grant_type {0:?}: expected password or client_credentials")]
+    /// Easemob's `grant_type` is none of `password`, `inherit`, `client_credentials`.
+    #[error("unsupported grant_type {0:?}: expected password, inherit or client_credentials")]
     UnsupportedGrantType(String),
     /// Something named does not exist (a route, a user); the message says what.
     #[error("{0}")]

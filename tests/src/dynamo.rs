@@ -2,11 +2,13 @@
 //! `scripts/dynamodb-local.sh run` (called by `scripts/test.sh`) sets; each test gets a
 //! fresh table, so tests run in parallel without seeing each other's items.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -82,4 +84,56 @@ pub async fn fresh_store() -> Result<(DynamoStore, RequestLog)> {
         .with_context(|| format!("creating table {table}"))?;
     log.take();
     Ok((DynamoStore::new(client, table), log))
+}
+
+/// Every item of the store's table (a full Scan, all pages).
+pub async fn scan_all(store: &DynamoStore) -> Result<Vec<HashMap<String, AttributeValue>>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .context("scanning the table")?;
+        items.extend(output.items.unwrap_or_default());
+        start = output.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
+/// Whether a stored value names a user: `user_id` as a `user_id` attribute (at any
+/// depth) or in a key (`…#{user_id}`), or any of `needles` (its names, family ids,
+/// token hashes…) anywhere in a string.
+pub fn names_user(value: &AttributeValue, user_id: i64, needles: &[&str]) -> bool {
+    let id = user_id.to_string();
+    match value {
+        AttributeValue::S(text) => {
+            text.contains(&format!("#{id}")) || needles.iter().any(|n| text.contains(n))
+        }
+        AttributeValue::M(map) => map.iter().any(|(name, v)| {
+            (name == "user_id" && v.as_n().is_ok_and(|n| *n == id))
+                || names_user(v, user_id, needles)
+        }),
+        AttributeValue::L(list) => list.iter().any(|v| names_user(v, user_id, needles)),
+        _ => false,
+    }
+}
+
+/// The items of the table that name the user (see [`names_user`]).
+pub async fn items_naming(
+    store: &DynamoStore,
+    user_id: i64,
+    needles: &[&str],
+) -> Result<Vec<HashMap<String, AttributeValue>>> {
+    Ok(scan_all(store)
+        .await?
+        .into_iter()
+        .filter(|item| names_user(&AttributeValue::M(item.clone()), user_id, needles))
+        .collect())
 }

@@ -12,6 +12,7 @@ pub mod dynamo;
 pub mod emf;
 pub mod events;
 pub mod fixtures;
+pub mod operator;
 pub mod outcome;
 pub mod paths;
 pub mod process;

@@ -66,6 +66,16 @@ pub struct FunctionRun {
     pub rejected_requests: Vec<String>,
 }
 
+impl FunctionRun {
+    /// Every invocation's API Gateway response, in order.
+    pub fn api_responses(&self) -> Result<Vec<ApiResponse>> {
+        self.invocations
+            .iter()
+            .map(Invocation::api_response)
+            .collect()
+    }
+}
+
 /// Captured output and exit of a stopped function.
 #[derive(Debug, Clone)]
 pub struct FunctionOutput {

@@ -550,7 +550,11 @@ fn verify_only_functions_cannot_read_the_private_key_set() {
     let verify_only = verify_only_functions(&template);
     assert_eq!(
         verify_only,
-        BTreeSet::from(["JwksFunction".to_owned(), "PushTokenFunction".to_owned()])
+        BTreeSet::from([
+            "JwksFunction".to_owned(),
+            "PushTokenFunction".to_owned(),
+            "UserAdminFunction".to_owned()
+        ])
     );
     assert_eq!(private_key_access(&template), Vec::<String>::new());
     for id in &verify_only {

@@ -504,3 +504,129 @@ async fn tokens_from_every_login_function_verify_with_the_jwks_function() {
         assert!(!claims.sub.is_empty(), "{binary}");
     }
 }
+
+/// An event of `events/` with the app token in place of ADMIN_TOKEN.
+fn with_admin(event: &str, admin: &str) -> Value {
+    let text = load_event(event).unwrap().to_string();
+    serde_json::from_str(&text.replace("ADMIN_TOKEN", admin)).unwrap()
+}
+
+async fn invoke(binary: &str, f: &Fixture, events: Vec<Value>) -> Vec<ApiResponse> {
+    let run = invoke_all(&workspace_binary(binary).unwrap(), &f.env, events)
+        .await
+        .unwrap();
+    run.api_responses().unwrap()
+}
+
+#[tokio::test]
+async fn app_token_function_inherits_with_the_app_token_only() {
+    let f = fixture("inherit");
+    let first = run(
+        "app-token",
+        &f,
+        &[
+            "events/app-token/client-credentials.json",
+            "events/app-token/seed-example.json",
+        ],
+    )
+    .await;
+    let admin = first[0].body["access_token"].as_str().unwrap().to_owned();
+    let user_token = first[1].body["access_token"].as_str().unwrap().to_owned();
+    let r = invoke(
+        "app-token",
+        &f,
+        vec![
+            with_admin("events/app-token/inherit.json", &admin),
+            with_admin("events/app-token/inherit-unknown-user.json", &admin),
+            with_admin("events/app-token/inherit-auto-create.json", &admin),
+            with_admin("events/app-token/inherit.json", &user_token),
+            with_body_token(
+                "events/app-token/wrong-password.json",
+                "username",
+                "newcomer",
+            ),
+            load_event("events/app-token/wrong-password.json").unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(r[0].status, 200, "{}", r[0].body);
+    let claims = f
+        .keys
+        .verify(
+            r[0].body["access_token"].as_str().unwrap(),
+            TokenType::Access,
+        )
+        .unwrap();
+    assert_eq!(claims.sub, "10001");
+    assert!(r[0].body["refresh_token"].is_string());
+    assert_eq!(
+        (r[1].status, &r[1].body["error"]),
+        (404, &Value::from("service_resource_not_found"))
+    );
+    assert_eq!(r[2].status, 200, "{}", r[2].body);
+    assert_eq!(r[2].body["user"]["username"], "newcomer");
+    assert_eq!(
+        (r[3].status, &r[3].body["error"]),
+        (401, &Value::from("unauthorized")),
+        "a user token is not an app token"
+    );
+    assert_eq!(r[4].status, 400, "{}", r[4].body);
+    assert_eq!(
+        r[4].raw_body, r[5].raw_body,
+        "the password-less user fails like a wrong password"
+    );
+}
+
+#[tokio::test]
+async fn user_admin_function_manages_users_with_the_app_token() {
+    let f = fixture("user-admin");
+    let admin = run(
+        "app-token",
+        &f,
+        &["events/app-token/client-credentials.json"],
+    )
+    .await[0]
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let events = [
+        "register.json",
+        "register.json",
+        "register-batch.json",
+        "get.json",
+        "get-unknown.json",
+        "password.json",
+        "deactivate.json",
+        "activate.json",
+        "disconnect.json",
+        "delete.json",
+        "delete.json",
+        "register-no-token.json",
+    ];
+    let r = invoke(
+        "user-admin",
+        &f,
+        events
+            .iter()
+            .map(|e| with_admin(&format!("events/user-admin/{e}"), &admin))
+            .collect(),
+    )
+    .await;
+    let statuses: Vec<u16> = r.iter().map(|a| a.status).collect();
+    assert_eq!(
+        statuses,
+        [200, 400, 200, 200, 404, 200, 200, 200, 200, 200, 404, 401],
+        "{:#?}",
+        r.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
+    assert_eq!(r[0].body["entities"][0]["username"], "dave");
+    assert_eq!(r[0].body["organization"], "demo-org");
+    assert_eq!(r[1].body["error"], "duplicate_unique_property_exists");
+    assert_eq!(r[2].body["data"][0]["username"], "alice");
+    assert_eq!(r[6].body["entities"][0]["activated"], false);
+    assert_eq!(r[8].body["data"]["result"], true);
+    assert_eq!(r[9].body["entities"][0]["username"], "c");
+    assert_eq!(r[11].body["error"], "unauthorized");
+    assert_eq!(r[0].header("content-type"), Some("application/json"));
+}

@@ -293,13 +293,11 @@ async fn refresh_all(env: &[(String, String)], tokens: &[&str]) -> Vec<ApiRespon
             event
         })
         .collect();
-    let run = invoke_all(&workspace_binary("token-refresh").unwrap(), env, events)
+    invoke_all(&workspace_binary("token-refresh").unwrap(), env, events)
         .await
-        .unwrap();
-    run.invocations
-        .iter()
-        .map(|i| i.api_response().unwrap())
-        .collect()
+        .unwrap()
+        .api_responses()
+        .unwrap()
 }
 
 /// The refresh tokens (openers) of `n` logins through token-id.

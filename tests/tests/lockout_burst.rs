@@ -17,10 +17,10 @@ use shared::clock::SystemClock;
 use shared::http::{Route, Services, handle};
 use shared::service::Crypto;
 use shared::store::UserChange;
-use shared::store::{AdminStore, LoginStore, PushRegistrationStore, SessionStore};
+use shared::store::{AdminStore, ServiceStore};
 
-trait Store: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static {}
-impl<T: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static> Store for T {}
+trait Store: AdminStore + ServiceStore + 'static {}
+impl<T: AdminStore + ServiceStore + 'static> Store for T {}
 
 const RIGHT: &str = integration::fixtures::ALICE_PASSWORD;
 

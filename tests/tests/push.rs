@@ -14,10 +14,10 @@ use shared::http::{Route, Services, handle};
 use shared::service::provision::{NewApp, NewUser, build_app, build_user};
 use shared::service::push::MAX_REGISTRATIONS_PER_KIND;
 use shared::service::{Crypto, Lifetime, LoginRequest};
-use shared::store::{AdminStore, LoginStore, PushRegistrationStore, SessionStore};
+use shared::store::{AdminStore, ServiceStore};
 
-trait AllStores: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static {}
-impl<T: AdminStore + LoginStore + SessionStore + PushRegistrationStore + 'static> AllStores for T {}
+trait AllStores: AdminStore + ServiceStore + 'static {}
+impl<T: AdminStore + ServiceStore + 'static> AllStores for T {}
 
 struct Env {
     services: Services,

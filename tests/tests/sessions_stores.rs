@@ -12,18 +12,10 @@ use shared::domain::LoginKey;
 use shared::error::Error;
 use shared::http::Services;
 use shared::service::{Crypto, Lifetime, LoginRequest};
-use shared::store::{
-    AdminStore, LoginStore, PushRegistrationStore, RefreshStore, Rotation, SessionStore,
-};
+use shared::store::{AdminStore, RefreshStore, Rotation, ServiceStore};
 
-trait AllStores:
-    AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + 'static
-{
-}
-impl<T: AdminStore + LoginStore + SessionStore + RefreshStore + PushRegistrationStore + 'static>
-    AllStores for T
-{
-}
+trait AllStores: AdminStore + ServiceStore + RefreshStore + 'static {}
+impl<T: AdminStore + ServiceStore + RefreshStore + 'static> AllStores for T {}
 
 fn crypto() -> Arc<Crypto> {
     Arc::new(Crypto {
@@ -62,6 +54,8 @@ fn record(hash: &str, family: &RefreshFamily) -> RefreshRecord {
 }
 
 async fn families_open_once_rotate_once_and_stay_revoked<S: AllStores>(store: Arc<S>) {
+    // A family is opened and rotated only while its user exists.
+    provision(store.as_ref(), &crypto()).await;
     let f = family("f1");
     let first = record("h1", &f);
     assert_eq!(

@@ -75,6 +75,32 @@ pub async fn principal(crypto: &Crypto, req: &Request) -> Result<Option<Principa
     }))
 }
 
+/// The verified, unrevoked admin token of `app` that the request presents (Easemob's
+/// `Authorization: Bearer <app token>`). No token, a user's token, another app's token,
+/// an invalid one or one revoked by a client secret rotation: all `Unauthorized`.
+pub async fn app_admin(service: &LoginService, req: &Request, app: &App) -> Result<Claims> {
+    let admin = match principal(service.crypto(), req).await? {
+        Some(Principal::Admin(claims)) if claims.app == app.app_id => claims,
+        Some(Principal::Admin(_)) => {
+            return Err(Error::Unauthorized(
+                "the app token belongs to another app".into(),
+            ));
+        }
+        Some(Principal::User(_)) => {
+            return Err(Error::Unauthorized(
+                "an app token is required; a user token is not one".into(),
+            ));
+        }
+        None => {
+            return Err(Error::Unauthorized(
+                "an app token is required: Authorization: Bearer <app token>".into(),
+            ));
+        }
+    };
+    service.admin_app(&admin).await?;
+    Ok(admin)
+}
+
 /// The vendor login API's acting headers, checked: `None` when neither is present; otherwise they
 /// are honoured only with a valid admin token of `app` (403 for any other token or
 /// none, 401 for an invalid one or one revoked by a client secret rotation).

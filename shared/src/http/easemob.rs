@@ -1,17 +1,20 @@
 //! `POST /{org_name}/{app_name}/token` (Easemob's user-token API, Easemob-compatible): a user token
-//! (`grant_type: password`) or the app's admin token (`grant_type: client_credentials`).
+//! (`grant_type: password`, or `inherit` with the app's admin token) or the app's admin
+//! token (`grant_type: client_credentials`).
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::caller::{app_admin, source_ip};
 use super::request::{JsonFields, whole_number};
 use super::respond::easemob;
 use crate::auth::password::Password;
-use crate::domain::LoginKey;
+use crate::domain::{LoginKey, User};
 use crate::error::{Error, Result};
+use crate::service::inherit::InheritRequest;
 use crate::service::lifetime::MAX_TTL_SECS;
-use crate::service::{Lifetime, LoginRequest, LoginService, Subject};
+use crate::service::{Lifetime, LoginGrant, LoginRequest, LoginService, Subject};
 
 /// `(org_name, app_name)` of a `/{org_name}/{app_name}/token` path.
 pub fn org_and_app(path: &str) -> Option<(&str, &str)> {
@@ -128,22 +131,23 @@ async fn token(service: &LoginService, req: &Request) -> Result<Answer> {
                     lifetime,
                 })
                 .await?;
-            let Subject::User(user) = grant.subject else {
-                return Err(Error::internal("password grant without a user"));
-            };
-            Ok(Answer::User(UserTokenAnswer {
-                access_token: grant.tokens.token,
-                expires_in: grant.tokens.expires_in,
-                refresh_token: grant.tokens.refresh.map(|(token, _)| token),
-                user: EasemobUser {
-                    uuid: user.uuid,
-                    kind: "user",
-                    created: user.created_ms,
-                    modified: user.modified_ms,
-                    username: user.username,
-                    activated: user.activated,
-                },
-            }))
+            user_answer(grant)
+        }
+        "inherit" => {
+            let admin = app_admin(service, req, &app).await?;
+            let username = LoginKey::username(body.required_str("username")?)
+                .map_err(|e| Error::bad_request(format!("username: {e}")))?;
+            let grant = service
+                .inherit(InheritRequest {
+                    app,
+                    admin,
+                    username,
+                    auto_create: body.optional_bool("autoCreateUser")?.unwrap_or(false),
+                    lifetime,
+                    source_ip: source_ip(req),
+                })
+                .await?;
+            user_answer(grant)
         }
         "client_credentials" => {
             let client_id = body.required_str("client_id")?;
@@ -160,6 +164,33 @@ async fn token(service: &LoginService, req: &Request) -> Result<Answer> {
         other => Err(Error::UnsupportedGrantType(
             other.chars().take(64).collect(),
         )),
+    }
+}
+
+/// The Easemob answer of a user grant (`password` or `inherit`).
+fn user_answer(grant: LoginGrant) -> Result<Answer> {
+    let Subject::User(user) = grant.subject else {
+        return Err(Error::internal("a user grant without a user"));
+    };
+    Ok(Answer::User(UserTokenAnswer {
+        access_token: grant.tokens.token,
+        expires_in: grant.tokens.expires_in,
+        refresh_token: grant.tokens.refresh.map(|(token, _)| token),
+        user: EasemobUser::of(&user),
+    }))
+}
+
+impl EasemobUser {
+    /// Easemob's user entity.
+    pub fn of(user: &User) -> Self {
+        Self {
+            uuid: user.uuid.clone(),
+            kind: "user",
+            created: user.created_ms,
+            modified: user.modified_ms,
+            username: user.username.clone(),
+            activated: user.activated,
+        }
     }
 }
 

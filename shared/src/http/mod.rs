@@ -10,6 +10,7 @@ pub mod push;
 pub mod request;
 pub mod respond;
 pub mod session;
+pub mod users;
 
 use std::time::Instant;
 
@@ -39,6 +40,18 @@ pub enum Route {
     /// Vendor push-token guide: message push tokens.
     PushMessage,
     Jwks,
+    /// Easemob's user registration (one or a batch), with the app token.
+    Users,
+    /// Easemob's get or delete one user.
+    User,
+    /// Easemob's password reset.
+    UserPassword,
+    /// Easemob's ban.
+    UserDeactivate,
+    /// Easemob's unban.
+    UserActivate,
+    /// Easemob's force logout.
+    UserDisconnect,
 }
 
 impl Route {
@@ -52,6 +65,12 @@ impl Route {
         Route::PushRing,
         Route::PushMessage,
         Route::Jwks,
+        Route::Users,
+        Route::User,
+        Route::UserPassword,
+        Route::UserDeactivate,
+        Route::UserActivate,
+        Route::UserDisconnect,
     ];
 
     /// The path as API Gateway's route key writes it.
@@ -66,6 +85,12 @@ impl Route {
             Self::PushRing => "/v1/api/user/token",
             Self::PushMessage => "/v1/api/user/message/token",
             Self::Jwks => "/.well-known/jwks.json",
+            Self::Users => "/{org_name}/{app_name}/users",
+            Self::User => "/{org_name}/{app_name}/users/{username}",
+            Self::UserPassword => "/{org_name}/{app_name}/users/{username}/password",
+            Self::UserDeactivate => "/{org_name}/{app_name}/users/{username}/deactivate",
+            Self::UserActivate => "/{org_name}/{app_name}/users/{username}/activate",
+            Self::UserDisconnect => "/{org_name}/{app_name}/users/{username}/disconnect",
         }
     }
 
@@ -76,8 +101,13 @@ impl Route {
             | Self::TokenUser
             | Self::AppToken
             | Self::TokenRefresh
-            | Self::TokenRevoke => &[http::Method::POST],
-            Self::Jwks => &[http::Method::GET],
+            | Self::TokenRevoke
+            | Self::Users
+            | Self::UserDeactivate
+            | Self::UserActivate => &[http::Method::POST],
+            Self::Jwks | Self::UserDisconnect => &[http::Method::GET],
+            Self::User => &[http::Method::GET, http::Method::DELETE],
+            Self::UserPassword => &[http::Method::PUT],
             Self::PushRing | Self::PushMessage => {
                 &[http::Method::POST, http::Method::GET, http::Method::DELETE]
             }
@@ -97,6 +127,12 @@ impl Route {
             Self::PushRing => "PushRing",
             Self::PushMessage => "PushMessage",
             Self::Jwks => "Jwks",
+            Self::Users => "Users",
+            Self::User => "User",
+            Self::UserPassword => "UserPassword",
+            Self::UserDeactivate => "UserDeactivate",
+            Self::UserActivate => "UserActivate",
+            Self::UserDisconnect => "UserDisconnect",
         }
     }
 
@@ -120,7 +156,13 @@ impl Route {
             Self::PushRing | Self::PushMessage => {
                 &[Outcome::PushRegistered, Outcome::StoreUnavailable]
             }
-            Self::TokenRevoke => &[Outcome::StoreUnavailable],
+            Self::TokenRevoke
+            | Self::Users
+            | Self::User
+            | Self::UserPassword
+            | Self::UserDeactivate
+            | Self::UserActivate
+            | Self::UserDisconnect => &[Outcome::StoreUnavailable],
             Self::Jwks => &[],
         }
     }
@@ -140,7 +182,20 @@ impl Route {
     /// Whether answering signs tokens or seals refresh tokens, so needs the private key
     /// set; the others only verify, with the public keys.
     pub fn needs_private_keys(self) -> bool {
-        !matches!(self, Self::Jwks | Self::PushRing | Self::PushMessage)
+        !matches!(self, Self::Jwks | Self::PushRing | Self::PushMessage) && !self.manages_users()
+    }
+
+    /// Whether this is one of Easemob's user-management routes (the user-admin function).
+    pub fn manages_users(self) -> bool {
+        matches!(
+            self,
+            Self::Users
+                | Self::User
+                | Self::UserPassword
+                | Self::UserDeactivate
+                | Self::UserActivate
+                | Self::UserDisconnect
+        )
     }
 
     /// The route serving `path`, if any (ignoring a trailing slash).
@@ -152,13 +207,17 @@ impl Route {
         if let Some(exact) = Self::ALL.iter().copied().find(|r| r.path() == path) {
             return Some(exact);
         }
-        easemob::org_and_app(path).map(|_| Route::AppToken)
+        easemob::org_and_app(path)
+            .map(|_| Route::AppToken)
+            .or_else(|| users::route_for(path))
     }
 
     /// The error answer in this route's own shape.
     pub fn error_response(self, error: Error) -> Response<Body> {
         match self {
-            Self::AppToken => respond::easemob::<()>(Err(error)),
+            _ if self == Self::AppToken || self.manages_users() => {
+                respond::easemob::<()>(Err(error))
+            }
             _ => respond::envelope::<()>(Err(error)),
         }
     }
@@ -223,6 +282,12 @@ async fn answer(services: &Services, route: Route, req: Request) -> Response<Bod
         Route::PushRing => push::handle(services, PushKind::Ring, &req).await,
         Route::PushMessage => push::handle(services, PushKind::Message, &req).await,
         Route::Jwks => jwks::handle(&services.login.crypto().tokens),
+        Route::Users
+        | Route::User
+        | Route::UserPassword
+        | Route::UserDeactivate
+        | Route::UserActivate
+        | Route::UserDisconnect => users::handle(services, route, &req).await,
     }
 }
 

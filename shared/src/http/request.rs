@@ -73,6 +73,17 @@ impl JsonFields {
         }
     }
 
+    /// Absent and `null` are both "not given".
+    pub fn optional_bool(&self, name: &str) -> Result<Option<bool>> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(Error::bad_request(format!(
+                "field {name} must be a boolean"
+            ))),
+        }
+    }
+
     pub fn raw(&self, name: &str) -> Option<&Value> {
         self.present(name)
     }

@@ -90,7 +90,8 @@ fn easemob_error(error: &Error) -> (u16, &'static str, String) {
         Error::Forbidden(_) => (403, "forbidden_op", message),
         Error::NotFound(_) => (404, "service_resource_not_found", message),
         Error::MethodNotAllowed(_) => (405, "method_not_allowed", message),
-        Error::Conflict(_) => (409, "duplicate_unique_property_exists", message),
+        // Easemob answers a taken username with a 400, not a 409.
+        Error::Conflict(_) => (400, "duplicate_unique_property_exists", message),
         Error::PayloadTooLarge(_) => (413, "request_entity_too_large", message),
         Error::Unavailable(_) => (503, "service_unavailable", message),
         Error::Internal(_) | Error::Config(_) => (500, "internal_server_error", message),

@@ -7,7 +7,7 @@ use crate::domain::{App, LoginKey, User};
 use crate::error::{Error, Result};
 use crate::service::Crypto;
 use crate::service::provision::{NewApp, NewUser, build_app, build_user, new_client_secret};
-use crate::store::{AdminStore, AppChange, AppSettings, UserChange};
+use crate::store::{AdminStore, AppChange, AppSettings, CredentialLookup, UserAdmin, UserChange};
 
 /// Creates an app. Returns the client secret in clear when one was generated: it is
 /// shown once and only its hash is stored.
@@ -83,7 +83,7 @@ pub async fn create_user(store: &dyn AdminStore, crypto: &Crypto, new: NewUser) 
     Ok(user)
 }
 
-pub async fn find_user(store: &dyn AdminStore, app_id: &str, key: &LoginKey) -> Result<User> {
+pub async fn find_user(store: &dyn CredentialLookup, app_id: &str, key: &LoginKey) -> Result<User> {
     store
         .find_user(app_id, key)
         .await?
@@ -92,7 +92,7 @@ pub async fn find_user(store: &dyn AdminStore, app_id: &str, key: &LoginKey) -> 
 
 /// Bans or unbans; a ban ends every token issued before it.
 pub async fn set_activated(
-    store: &dyn AdminStore,
+    store: &dyn UserAdmin,
     crypto: &Crypto,
     app_id: &str,
     user_id: i64,
@@ -110,7 +110,7 @@ pub async fn set_activated(
 
 /// Sets a new password (hashed under the current policy); ends every older token.
 pub async fn set_password(
-    store: &dyn AdminStore,
+    store: &dyn UserAdmin,
     crypto: &Crypto,
     app_id: &str,
     user_id: i64,

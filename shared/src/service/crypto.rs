@@ -193,7 +193,9 @@ pub(super) fn verify_now(
     password: &Password,
     stored: Option<&str>,
 ) -> Result<bool> {
-    match stored {
+    // A password-less user (created by Easemob's `inherit` grant) has an empty hash:
+    // it costs the dummy verify and fails, exactly like an unknown user.
+    match stored.filter(|hash| !hash.is_empty()) {
         Some(hash) => crypto.hasher.verify(password, hash),
         None => {
             crypto.hasher.dummy_verify(password);

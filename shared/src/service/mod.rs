@@ -6,6 +6,7 @@ pub mod attempts;
 pub mod audit;
 pub mod crypto;
 pub mod hashing;
+pub mod inherit;
 pub mod key_refresh;
 pub mod lifetime;
 pub mod login;
@@ -14,6 +15,7 @@ pub mod push;
 pub mod seed;
 pub mod services;
 pub mod session;
+pub mod users;
 
 pub use crypto::{Crypto, IssuedTokens, Subject};
 pub use key_refresh::KeyRefresh;

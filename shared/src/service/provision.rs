@@ -130,30 +130,59 @@ pub fn build_app(new: NewApp) -> Result<(App, Option<String>)> {
 
 /// Validates and normalizes the user and hashes the password under the current policy.
 pub fn build_user(new: NewUser, hasher: &PasswordHasher, clock: &dyn Clock) -> Result<User> {
+    let mut user = unhashed_user(&new, clock)?;
+    user.password_hash = hasher.hash(&Password::new(new.password)?)?;
+    Ok(user)
+}
+
+/// A user without a password (Easemob's `inherit` grant creates these): it can get
+/// tokens only through its app's admin token; every password login fails for it as a
+/// wrong password does (see `service::crypto::verify_now`).
+pub fn build_passwordless_user(
+    app_id: &str,
+    user_id: i64,
+    username: &str,
+    clock: &dyn Clock,
+) -> Result<User> {
+    let new = NewUser {
+        app_id: app_id.to_owned(),
+        user_id,
+        username: username.to_owned(),
+        phone: None,
+        email: None,
+        password: String::new(),
+        activated: Some(true),
+    };
+    unhashed_user(&new, clock)
+}
+
+/// The user record of `new`, validated and normalized, with an empty password hash.
+fn unhashed_user(new: &NewUser, clock: &dyn Clock) -> Result<User> {
     if new.user_id <= 0 {
         return Err(Error::bad_request("user_id must be a positive int64"));
     }
     let username = normalize_username(&new.username)?;
     let phone = new
         .phone
+        .as_deref()
         .filter(|p| !p.trim().is_empty())
-        .map(|p| normalize_phone(&p))
+        .map(normalize_phone)
         .transpose()?;
     let email = new
         .email
+        .as_deref()
         .filter(|e| !e.trim().is_empty())
-        .map(|e| normalize_email(&e))
+        .map(normalize_email)
         .transpose()?;
-    let password_hash = hasher.hash(&Password::new(new.password)?)?;
     let now = clock.now_ms();
     Ok(User {
-        app_id: new.app_id,
+        app_id: new.app_id.clone(),
         user_id: new.user_id,
         uuid: uuid::Uuid::new_v4().to_string(),
         username,
         phone,
         email,
-        password_hash,
+        password_hash: String::new(),
         activated: new.activated.unwrap_or(true),
         created_ms: now,
         modified_ms: now,

@@ -11,13 +11,15 @@ use crate::service::hashing::HashingPool;
 use crate::service::push::PushService;
 use crate::service::session::SessionService;
 use crate::service::{Acting, Crypto, LoginService};
-use crate::store::{LoginStore, PushRegistrationStore, SessionStore};
+use crate::store::{ServiceStore, UserManagementStore};
 
 /// The services a request may need, over one store.
 pub struct Services {
     pub login: LoginService,
     pub sessions: SessionService,
     pub push: PushService,
+    /// The store as the user-management routes use it (`service::users`).
+    pub users: Arc<dyn UserManagementStore>,
     /// The metrics' `Service` dimension (`IMAUTH_SERVICE`, the stack name in AWS).
     pub metrics_service: String,
 }
@@ -25,7 +27,7 @@ pub struct Services {
 impl Services {
     pub fn over<S>(store: Arc<S>, crypto: Arc<Crypto>) -> Self
     where
-        S: LoginStore + SessionStore + PushRegistrationStore + 'static,
+        S: ServiceStore + 'static,
     {
         Self::with_audit(store, crypto, Arc::new(TracingAudit))
     }
@@ -41,9 +43,10 @@ impl Services {
     /// As [`Services::over`], with admin acts recorded to `audit`.
     pub fn with_audit<S>(store: Arc<S>, crypto: Arc<Crypto>, audit: Arc<dyn AuditLog>) -> Self
     where
-        S: LoginStore + SessionStore + PushRegistrationStore + 'static,
+        S: ServiceStore + 'static,
     {
         Self {
+            users: store.clone(),
             login: LoginService::with_audit(store.clone(), crypto.clone(), audit),
             sessions: SessionService::new(store.clone(), crypto.clone()),
             push: PushService::new(store, crypto),

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 
 use super::{
     AppAdmin, AppChange, AppDirectory, CredentialLookup, DeviceStore, LockoutStore, PasswordRehash,
-    PushStore, RefreshStore, Rotation, UserAdmin, UserChange, secondary_keys,
+    PushStore, RefreshStore, Rotation, UserAdmin, UserChange, UserPage, UserRemoval,
+    secondary_keys,
 };
 use crate::auth::lockout::{LockState, LockSubject};
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
@@ -85,6 +86,12 @@ impl Tables {
         }
         self.users.insert((app.clone(), new.user_id), new);
         Ok(())
+    }
+
+    /// Whether the family's user still exists (as the DynamoDB store's condition check).
+    fn has_owner(&self, family: &RefreshFamily) -> bool {
+        self.users
+            .contains_key(&(family.app_id.clone(), family.user_id))
     }
 }
 
@@ -268,7 +275,7 @@ impl LockoutStore for EmbeddedStore {
 impl RefreshStore for EmbeddedStore {
     async fn open_family(&self, family: &RefreshFamily, first: &RefreshRecord) -> Result<Rotation> {
         let mut tables = self.write()?;
-        if tables.families.contains_key(&family.family_id) {
+        if tables.families.contains_key(&family.family_id) || !tables.has_owner(family) {
             return Ok(Rotation::Reused);
         }
         tables.families.insert(family.family_id.clone(), false);
@@ -284,7 +291,9 @@ impl RefreshStore for EmbeddedStore {
 
     async fn rotate_refresh(&self, old: &RefreshRecord, next: &RefreshRecord) -> Result<Rotation> {
         let mut tables = self.write()?;
-        if tables.families.get(&old.family.family_id) != Some(&false) {
+        if tables.families.get(&old.family.family_id) != Some(&false)
+            || !tables.has_owner(&old.family)
+        {
             return Ok(Rotation::Revoked);
         }
         match tables.refresh.get_mut(&old.token_hash) {
@@ -371,5 +380,82 @@ impl DeviceStore for EmbeddedStore {
             .or_default()
             .insert(device_guid.to_owned(), now_ms);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl UserRemoval for EmbeddedStore {
+    async fn delete_user(&self, user: &User) -> Result<bool> {
+        let mut tables = self.write()?;
+        let id = (user.app_id.clone(), user.user_id);
+        match tables.users.get(&id) {
+            Some(current) if current.revision == user.revision => {}
+            _ => return Ok(false),
+        }
+        tables.users.remove(&id);
+        let keys = secondary_keys(user);
+        for (_, key) in &keys {
+            tables.logins.remove(&(user.app_id.clone(), key.clone()));
+        }
+        tables.devices.remove(&id);
+        tables
+            .push
+            .retain(|_, r| !(r.app_id == user.app_id && r.user_id == user.user_id));
+        let owned =
+            |family: &RefreshFamily| family.app_id == user.app_id && family.user_id == user.user_id;
+        let families: Vec<String> = tables
+            .refresh
+            .values()
+            .filter(|r| owned(&r.family))
+            .map(|r| r.family.family_id.clone())
+            .collect();
+        for family in families {
+            tables.families.remove(&family);
+        }
+        tables.refresh.retain(|_, r| !owned(&r.family));
+        tables.locks.retain(|subject, _| match subject {
+            LockSubject::Account { app_id, user_id }
+            | LockSubject::Device {
+                app_id, user_id, ..
+            } => !(*app_id == user.app_id && *user_id == user.user_id),
+            LockSubject::UnknownName { app_id, key } => {
+                !(*app_id == user.app_id && keys.iter().any(|(_, k)| k == key))
+            }
+        });
+        Ok(true)
+    }
+
+    async fn list_users(
+        &self,
+        app_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<UserPage> {
+        let after = match after {
+            None => i64::MIN,
+            Some(cursor) => cursor
+                .parse::<i64>()
+                .map_err(|_| Error::bad_request("malformed cursor"))?,
+        };
+        let tables = self.read()?;
+        let mut ids: Vec<i64> = tables
+            .users
+            .keys()
+            .filter(|(app, id)| app == app_id && *id > after)
+            .map(|(_, id)| *id)
+            .collect();
+        ids.sort_unstable();
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        let users: Vec<User> = ids
+            .iter()
+            .filter_map(|id| tables.users.get(&(app_id.to_owned(), *id)).cloned())
+            .collect();
+        let next = if more {
+            users.last().map(|u| u.user_id.to_string())
+        } else {
+            None
+        };
+        Ok(UserPage { users, next })
     }
 }

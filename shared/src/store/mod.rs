@@ -196,6 +196,30 @@ pub trait UserAdmin: Send + Sync {
     ) -> Result<User>;
 }
 
+/// One page of an app's users and the cursor of the next (none on the last page). The
+/// cursor is opaque: hand it back as `after` unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub next: Option<String>,
+}
+
+/// Deleting and listing users: only the user-management function and the operator CLI
+/// have it (in AWS, the only holders of `dynamodb:DeleteItem` and `Scan` on the table).
+#[async_trait]
+pub trait UserRemoval: Send + Sync {
+    /// Deletes every copy of `user`, only if it is still at `user.revision` (`Ok(false)`
+    /// when it changed in between: nothing was deleted), then everything else that
+    /// names the user: failed-login counters (the account's, its devices', and those of
+    /// its username, phone and email), devices, push registrations, refresh families
+    /// and tokens. A refresh rotation needs the user's id item, so none can slip in
+    /// after the copies are gone.
+    async fn delete_user(&self, user: &User) -> Result<bool>;
+    /// Up to `limit` users of `app_id` after the cursor `after`.
+    async fn list_users(&self, app_id: &str, after: Option<&str>, limit: usize)
+    -> Result<UserPage>;
+}
+
 /// The login keys under which a user can be found besides the user id, with the field
 /// name used in conflict messages.
 pub fn secondary_keys(user: &User) -> Vec<(&'static str, LoginKey)> {
@@ -289,13 +313,14 @@ pub trait DeviceStore: Send + Sync {
     ) -> Result<()>;
 }
 
-/// What the login functions need.
+/// What the login functions need (`UserAdmin` for Easemob's `inherit` grant, which may
+/// create the user it names).
 pub trait LoginStore:
-    AppDirectory + CredentialLookup + PasswordRehash + LockoutStore + DeviceStore
+    AppDirectory + CredentialLookup + PasswordRehash + LockoutStore + DeviceStore + UserAdmin
 {
 }
-impl<T: AppDirectory + CredentialLookup + PasswordRehash + LockoutStore + DeviceStore> LoginStore
-    for T
+impl<T> LoginStore for T where
+    T: AppDirectory + CredentialLookup + PasswordRehash + LockoutStore + DeviceStore + UserAdmin
 {
 }
 
@@ -306,6 +331,27 @@ impl<T: AppDirectory + CredentialLookup + PushStore> PushRegistrationStore for T
 /// What the refresh/revoke function needs.
 pub trait SessionStore: AppDirectory + CredentialLookup + RefreshStore + UserAdmin {}
 impl<T: AppDirectory + CredentialLookup + RefreshStore + UserAdmin> SessionStore for T {}
+
+/// What the user-management routes and the operator's user commands need.
+pub trait UserManagementStore:
+    AppDirectory + CredentialLookup + UserAdmin + UserRemoval + LockoutStore
+{
+}
+impl<T: AppDirectory + CredentialLookup + UserAdmin + UserRemoval + LockoutStore>
+    UserManagementStore for T
+{
+}
+
+/// Everything the request services need (`http::Services::over`): a store that can back
+/// every function.
+pub trait ServiceStore:
+    LoginStore + SessionStore + PushRegistrationStore + UserManagementStore
+{
+}
+impl<T: LoginStore + SessionStore + PushRegistrationStore + UserManagementStore> ServiceStore
+    for T
+{
+}
 
 /// What the operator tooling needs.
 pub trait AdminStore:

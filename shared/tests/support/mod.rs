@@ -11,6 +11,7 @@ use shared::auth::tokens::{KeySetDocument, TokenKeys};
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::http::{Route, Services, handle};
 use shared::service::Crypto;
+use shared::service::audit::MemoryAudit;
 use shared::service::seed::SeedFile;
 use shared::store::EmbeddedStore;
 
@@ -24,6 +25,7 @@ pub struct Env {
     pub services: Services,
     pub store: Arc<EmbeddedStore>,
     pub clock: Arc<ManualClock>,
+    pub audit: Arc<MemoryAudit>,
 }
 
 pub async fn env() -> Env {
@@ -44,10 +46,12 @@ pub async fn env() -> Env {
             .await
             .unwrap(),
     );
+    let audit = Arc::new(MemoryAudit::default());
     Env {
-        services: Services::over(store.clone(), crypto),
+        services: Services::with_audit(store.clone(), crypto, audit.clone()),
         store,
         clock,
+        audit,
     }
 }
 

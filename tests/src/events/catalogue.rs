@@ -85,6 +85,54 @@ fn client_credentials(secret: &str, ttl: Option<&str>) -> Body {
     Body::Json(b)
 }
 
+/// An inherit grant of the demo app for `username`, with the app token the test mints.
+fn inherit(username: &str, auto_create: Option<bool>) -> Json {
+    let mut b = obj([
+        ("grant_type", "inherit".into()),
+        ("username", username.into()),
+    ]);
+    if let Some(auto_create) = auto_create {
+        b.set("autoCreateUser", auto_create.into());
+    }
+    let mut ev = easemob(Body::Json(b));
+    ev.set(
+        "headers",
+        obj([
+            ("content-type", "application/json".into()),
+            ("host", "api.example.com".into()),
+            ("user-agent", "curl/8.5.0".into()),
+            ("accept", "application/json".into()),
+            ("authorization", "Bearer ADMIN_TOKEN".into()),
+        ]),
+    );
+    ev
+}
+
+/// A user-management request of the demo app: `rest` follows `/demo-org/demo-app/users`,
+/// `template` is the route's path after `/users` (`""`, `/{username}`, ...).
+fn users(method: &str, rest: &str, template: &str, authorized: bool, body: Body) -> Json {
+    let path = format!("/demo-org/demo-app/users{rest}");
+    let route_key = format!("{method} /{{org_name}}/{{app_name}}/users{template}");
+    let headers = if authorized {
+        obj([("authorization", "Bearer ADMIN_TOKEN".into())])
+    } else {
+        obj([])
+    };
+    let mut ev = event(method, &path, headers, body, Some(&route_key));
+    let mut params = obj([
+        ("org_name", "demo-org".into()),
+        ("app_name", "demo-app".into()),
+    ]);
+    if let Some(username) = rest.strip_prefix('/') {
+        params.set(
+            "username",
+            username.split('/').next().unwrap_or_default().into(),
+        );
+    }
+    ev.set("pathParameters", params);
+    ev
+}
+
 #[rustfmt::skip]
 pub fn catalogue() -> Vec<(&'static str, Json)> {
     let i = Json::Int;
@@ -140,6 +188,20 @@ pub fn catalogue() -> Vec<(&'static str, Json)> {
         ("app-token/client-credentials-ttl-over-app-cap.json", easemob(client_credentials("demo-client-secret-0123456789", Some("2592001")))),
         ("app-token/client-credentials.json", easemob(client_credentials("demo-client-secret-0123456789", None))),
         ("app-token/client-credentials-wrong-secret.json", easemob(client_credentials("not-the-secret-0123456789", None))),
+        // The app token is minted by the test and replaces ADMIN_TOKEN.
+        ("app-token/inherit.json", inherit("alice", None)),
+        ("app-token/inherit-auto-create.json", inherit("newcomer", Some(true))),
+        ("app-token/inherit-unknown-user.json", inherit("nobody", Some(false))),
+        ("user-admin/register.json", users("POST", "", "", true, body([("username", "dave".into()), ("password", "dave-password".into())]))),
+        ("user-admin/register-batch.json", users("POST", "", "", true, Body::Raw(r#"[{"username":"erin","password":"erin-password"},{"username":"alice","password":"another-password"}]"#))),
+        ("user-admin/register-no-token.json", users("POST", "", "", false, body([("username", "dave".into()), ("password", "dave-password".into())]))),
+        ("user-admin/get.json", users("GET", "/alice", "/{username}", true, Body::None)),
+        ("user-admin/get-unknown.json", users("GET", "/nobody", "/{username}", true, Body::None)),
+        ("user-admin/delete.json", users("DELETE", "/c", "/{username}", true, Body::None)),
+        ("user-admin/password.json", users("PUT", "/alice/password", "/{username}/password", true, body([("newpassword", "alice-new-password".into())]))),
+        ("user-admin/deactivate.json", users("POST", "/alice/deactivate", "/{username}/deactivate", true, Body::None)),
+        ("user-admin/activate.json", users("POST", "/bob/activate", "/{username}/activate", true, Body::None)),
+        ("user-admin/disconnect.json", users("GET", "/alice/disconnect", "/{username}/disconnect", true, Body::None)),
         ("app-token/get.json", event("GET", "/demo-org/demo-app/token", obj([]), Body::None, Some("ANY /{org_name}/{app_name}/token"))),
         // Tokens are minted by the tests and replace the placeholders.
         ("token-refresh/refresh.json", refresh("refresh_token")),

@@ -28,6 +28,7 @@ pub const ROUTE_FOLDERS: &[&str] = &[
     "app-token",
     "token-refresh",
     "push-token",
+    "user-admin",
     "jwks",
 ];
 

@@ -13,7 +13,7 @@
 //!
 //! ```sh
 //! cargo build --release -p token-id -p token-login -p token-user -p app-token \
-//!     -p token-refresh -p push-token -p jwks -p noop-lambda
+//!     -p token-refresh -p push-token -p jwks -p user-admin -p noop-lambda
 //! cargo build -p bench-tools --bin coldstart
 //! scripts/dynamodb-local.sh run -- target/debug/coldstart --runs 20
 //! target/debug/coldstart --quick --bin-dir target/debug --store embedded   # CI smoke
@@ -55,6 +55,7 @@ const FUNCTIONS: &[&str] = &[
     "token-refresh",
     "push-token",
     "jwks",
+    "user-admin",
 ];
 /// DESIGN §7: cold start at most 1.5x the do-nothing function.
 const INIT_BUDGET: f64 = 1.5;
@@ -72,6 +73,8 @@ struct Samples {
 struct Session {
     access: String,
     refresh: String,
+    /// The demo app's admin token (client credentials), for user-admin.
+    admin: String,
 }
 
 #[tokio::main]
@@ -201,7 +204,7 @@ async fn main() -> Result<()> {
     let needs_sessions = !init_only
         && functions
             .iter()
-            .any(|f| matches!(*f, "token-refresh" | "push-token"));
+            .any(|f| matches!(*f, "token-refresh" | "push-token" | "user-admin"));
     let sessions = if needs_sessions {
         let login_bin = bin_dir.join("token-id");
         logins(&login_bin, &env, runs).await?
@@ -236,8 +239,26 @@ fn absolute(path: PathBuf) -> PathBuf {
     }
 }
 
-/// `count` logins through the token-id function (one process), for their tokens.
+/// `count` logins through the token-id function (one process), for their tokens, and
+/// the demo app's admin token through app-token (the binary beside it).
 async fn logins(binary: &Path, env: &[(String, String)], count: usize) -> Result<Vec<Session>> {
+    let credentials = load_event("events/app-token/client-credentials.json")?;
+    let run = integration::invoke_all(&binary.with_file_name("app-token"), env, vec![credentials])
+        .await?;
+    let answer = run
+        .invocations
+        .first()
+        .context("no admin token answer")?
+        .api_response()?;
+    let admin = answer.body["access_token"]
+        .as_str()
+        .with_context(|| {
+            format!(
+                "setup admin token failed: {} {}",
+                answer.status, answer.body
+            )
+        })?
+        .to_owned();
     let event = load_event("events/token-id/ok.json")?;
     let run = integration::invoke_all(binary, env, vec![event; count]).await?;
     run.invocations
@@ -254,6 +275,7 @@ async fn logins(binary: &Path, env: &[(String, String)], count: usize) -> Result
                     .as_str()
                     .context("no refresh_token")?
                     .to_owned(),
+                admin: admin.clone(),
             })
         })
         .collect()
@@ -311,6 +333,12 @@ fn events(function: &str, session: Option<&Session>) -> Result<(Value, Warm)> {
                 &bearer,
             );
             Ok((first, Box::new(move |_| Ok(list))))
+        }
+        "user-admin" => {
+            let session = session.context("no session for user-admin")?;
+            let text = load_event("events/user-admin/get.json")?.to_string();
+            let get: Value = serde_json::from_str(&text.replace("ADMIN_TOKEN", &session.admin))?;
+            Ok((get.clone(), Box::new(move |_| Ok(get))))
         }
         other => bail!("no events for {other}"),
     }

@@ -82,6 +82,17 @@ pub(super) fn refresh_pk(token_hash: &str) -> String {
     format!("REFRESH#{token_hash}")
 }
 
+/// The partition listing a user's refresh families and tokens: each item's sort key is
+/// the `pk` of the family or token item it points at, so deleting a user finds them
+/// with one Query.
+pub(super) fn sessions_pk(app_id: &str, user_id: i64) -> String {
+    format!("SESSIONS#{app_id}#{user_id}")
+}
+
+pub(super) fn devices_pk(app_id: &str, user_id: i64) -> String {
+    format!("DEVICE#{app_id}#{user_id}")
+}
+
 pub(super) fn push_pk(key: &PushKey) -> String {
     format!(
         "PUSH#{}#{}#{}#{}",
@@ -112,7 +123,7 @@ pub(super) fn push_owner_key(registration: &PushRegistration) -> Item {
 }
 
 pub(super) fn device_key(app_id: &str, user_id: i64, device_guid: &str) -> Item {
-    key(format!("DEVICE#{app_id}#{user_id}"), device_guid)
+    key(devices_pk(app_id, user_id), device_guid)
 }
 
 pub(super) fn to_item(value: &impl Serialize, pk: String, sk: &str) -> Result<Item> {

@@ -22,7 +22,7 @@ use crate::domain::LoginKey;
 use crate::error::{Error, Result};
 use crate::store::LockoutStore;
 
-const LOCK_SK: &str = "#LOCK";
+pub(super) const LOCK_SK: &str = "#LOCK";
 
 /// Rounds of (increment, begin a new run) before giving up. A failed round means
 /// another writer moved the counter between our two conditions, which only a clock

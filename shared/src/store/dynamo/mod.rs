@@ -18,6 +18,7 @@
 //! | `PUSH#{app}#{kind}#{channel}#{sha256(token)}` | `#PUSH` | a push registration (owner) |
 //! | `PUSHUSER#{app}#{user}#{kind}`  | `{channel}#{sha256(token)}` | the owner's copy, for listing |
 //! | `DEVICE#{app}#{user}`           | `{device_guid}` | last login from that device      |
+//! | `SESSIONS#{app}#{user}`         | `FAMILY#…` / `REFRESH#…` | the user's refresh items, for deleting the user |
 //!
 //! Every login key has its own item holding the whole credential, so a login, whichever
 //! way it names the user, is one strongly consistent GetItem (a ban or password change
@@ -35,6 +36,7 @@ mod apps;
 mod keys;
 mod lockout;
 mod push;
+mod removal;
 mod sessions;
 pub mod table;
 mod transactions;

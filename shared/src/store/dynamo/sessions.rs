@@ -4,16 +4,55 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::keys::{
-    FAMILY_SK, Item, REFRESH_SK, family_pk, from_item, key, n, refresh_pk, to_item, values,
+    FAMILY_SK, Item, REFRESH_SK, USER_SK, family_pk, from_item, key, n, refresh_pk, sessions_pk,
+    to_item, user_pk, values,
 };
 use super::transactions::{item_failed, put_new, sdk_error};
 use super::{DynamoStore, table};
 use crate::auth::refresh::{RefreshFamily, RefreshRecord};
+use crate::domain::LoginKey;
 use crate::error::{Error, Result};
 use crate::store::{RefreshStore, Rotation};
+
+impl DynamoStore {
+    /// The user's index entry for the new family or token item `target_pk`, so that
+    /// deleting the user finds it.
+    fn session_entry(
+        &self,
+        family: &RefreshFamily,
+        target_pk: &str,
+        expires_at: i64,
+    ) -> Result<TransactWriteItem> {
+        let entry: Item = key(sessions_pk(&family.app_id, family.user_id), target_pk)
+            .into_iter()
+            .chain([(table::TTL_ATTRIBUTE.to_owned(), n(expires_at))])
+            .collect();
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(entry))
+            .build()
+            .map_err(Error::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A check that the family's user still exists, so that no refresh item is written
+    /// after the user is deleted.
+    fn user_still_exists(&self, family: &RefreshFamily) -> Result<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                user_pk(&family.app_id, &LoginKey::UserId(family.user_id)),
+                USER_SK,
+            )))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(Error::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}
 
 /// What a rotation's transaction came to: committed, or cancelled because the old token
 /// was used already (item 0, its `used = false` check) or the family is revoked.
@@ -35,13 +74,16 @@ impl RefreshStore for DynamoStore {
         .into_iter()
         .chain(key(family_pk(&family.family_id), FAMILY_SK))
         .collect();
-        let items = vec![
+        let mut items = vec![
             put_new(&self.table, marker)?,
             put_new(
                 &self.table,
                 to_item(first, refresh_pk(&first.token_hash), REFRESH_SK)?,
             )?,
         ];
+        items.push(self.session_entry(family, &family_pk(&family.family_id), family.expires_at)?);
+        items.push(self.session_entry(family, &refresh_pk(&first.token_hash), first.expires_at)?);
+        items.push(self.user_still_exists(family)?);
         Ok(match self.transact(items).await? {
             None => Rotation::Rotated,
             Some(_) => Rotation::Reused,
@@ -74,7 +116,7 @@ impl RefreshStore for DynamoStore {
             .set_expression_attribute_values(Some(values([(":no", AttributeValue::Bool(false))])))
             .build()
             .map_err(Error::internal)?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(mark_used).build(),
             TransactWriteItem::builder()
                 .condition_check(family_live)
@@ -84,6 +126,12 @@ impl RefreshStore for DynamoStore {
                 to_item(next, refresh_pk(&next.token_hash), REFRESH_SK)?,
             )?,
         ];
+        items.push(self.session_entry(
+            &next.family,
+            &refresh_pk(&next.token_hash),
+            next.expires_at,
+        )?);
+        items.push(self.user_still_exists(&next.family)?);
         Ok(rotation_outcome(self.transact(items).await?.as_deref()))
     }
 
