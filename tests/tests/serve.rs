@@ -192,7 +192,7 @@ async fn cors_origin_answers_preflights_and_marks_answers_for_that_origin_only()
     assert_eq!(answer.header("access-control-allow-origin"), Some(PAGE));
     assert_eq!(
         answer.header("access-control-allow-methods"),
-        Some("GET,POST,DELETE")
+        Some("GET,POST,PUT,DELETE")
     );
     let headers = answer.header("access-control-allow-headers").unwrap();
     assert!(headers.split(',').any(|h| h == "app_id"), "{headers}");

@@ -17,7 +17,7 @@ use lambda_http::{Body, Response};
 use crate::error::{Error, Result};
 
 /// Every method some route answers (`Route::methods`, checked by a test below).
-pub const ALLOWED_METHODS: &[&str] = &["GET", "POST", "DELETE"];
+pub const ALLOWED_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
 
 /// Every request header `openapi.yaml` declares, lowercase (both spellings where proxies
 /// force two: `app_id` / `app-id`, as some drop header names with `_`), and the JSON
@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(answer.status(), 204);
         let h = answer.headers();
         assert_eq!(h["access-control-allow-origin"], "https://chat.example.com");
-        assert_eq!(h["access-control-allow-methods"], "GET,POST,DELETE");
+        assert_eq!(h["access-control-allow-methods"], "GET,POST,PUT,DELETE");
         assert!(
             h["access-control-allow-headers"]
                 .to_str()
