@@ -20,7 +20,9 @@
 //! The users are made for the run in a fresh table: `--users U` users logging in with
 //! their password, and as many other users receiving the wrong passwords (every
 //! `--wrong-every K`th login), so the lockout the failures build up never refuses a right
-//! password. A right password must answer 200, a wrong one 401; anything else is an error.
+//! password. A right password must answer 200, a wrong one 401; anything else is an error,
+//! and so is a DynamoDB request count other than the design's (two per login, one app
+//! read per instance).
 //!
 //! Flags: `--logins N` (500), `--concurrency C` (most instances at once, 10), `--users U`
 //! (8), `--wrong-every K` (10; 0: none), `--function NAME` (token-id), `--bin-dir DIR`
@@ -423,6 +425,20 @@ async fn main() -> Result<()> {
             String::new()
         }
     );
+    // docs/security.md: every login, right or wrong password, is one GetItem (the user)
+    // and one UpdateItem (the lock check or the counted failure); an instance reads the
+    // app once per minute of its app cache.
+    let app_reads = started_instances * (1 + wall.as_secs() as usize / 60);
+    let designed = 2 * o.logins + started_instances..=2 * o.logins + app_reads;
+    let as_designed = designed.contains(&login_requests);
+    println!(
+        "requests per login {}: designed 2 per login + 1 app read per instance and minute = {designed:?}",
+        if as_designed {
+            "as designed"
+        } else {
+            "NOT as designed"
+        },
+    );
     let throughput = o.logins as f64 / wall.as_secs_f64();
     let ideal = cores as f64 / argon2_time.as_secs_f64();
     println!(
@@ -445,6 +461,12 @@ async fn main() -> Result<()> {
     }
     if error_count > 0 {
         bail!("{error_count} of {} logins failed", o.logins);
+    }
+    if !as_designed {
+        bail!(
+            "{login_requests} DynamoDB requests for {} logins: not as designed",
+            o.logins
+        );
     }
     Ok(())
 }
