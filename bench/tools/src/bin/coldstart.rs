@@ -33,7 +33,8 @@
 //! store's latency), `--keys file|secret` (file: `IMAUTH_KEYS_FILE`, default; secret: the
 //! production path, `IMAUTH_KEYS_SECRET_ARN` read during init from a fake Secrets Manager
 //! on loopback), `--env KEY=VALUE` (repeatable: added to every function's environment, e.g.
-//! `SSL_CERT_FILE`), `--quick` (1 run, insecure-fast policy: a smoke test, no timing
+//! `SSL_CERT_FILE`), `--baseline-dir DIR` (each function also as built in DIR, labelled
+//! `name@base`, in the same interleaved runs: before/after under the same load), `--quick` (1 run, insecure-fast policy: a smoke test, no timing
 //! claims).
 
 use std::collections::BTreeMap;
@@ -107,6 +108,9 @@ async fn main() -> Result<()> {
                 .with_context(|| format!("--env {kv}: expected KEY=VALUE"))
         })
         .collect::<Result<_>>()?;
+    let baseline_dir = flags
+        .value("baseline-dir")?
+        .map(|dir| absolute(PathBuf::from(dir)));
     let only: Option<Vec<String>> = flags
         .value("functions")?
         .map(|list| list.split(',').map(str::to_owned).collect());
@@ -115,26 +119,23 @@ async fn main() -> Result<()> {
         bail!("--runs must be at least 1");
     }
 
-    let mut functions: Vec<&str> = FUNCTIONS
+    let mut functions: Vec<&'static str> = FUNCTIONS
         .iter()
         .copied()
         .filter(|f| only.as_ref().is_none_or(|o| o.iter().any(|x| x == f)))
         .collect();
+    // Each function as built in `bin_dir` and, with --baseline-dir, as built there (labelled
+    // `name@base`), measured in the same interleaved runs: a comparison under the same
+    // machine load.
+    let mut entries: Vec<Entry> = Vec::new();
+    for &function in &functions {
+        entries.push(Entry::new(function.to_owned(), function, &bin_dir)?);
+        if let Some(base) = &baseline_dir {
+            entries.push(Entry::new(format!("{function}@base"), function, base)?);
+        }
+    }
+    entries.push(Entry::new(NOOP.to_owned(), NOOP, &bin_dir)?);
     functions.push(NOOP);
-    let binaries: BTreeMap<&str, PathBuf> = functions
-        .iter()
-        .map(|&f| {
-            let path = bin_dir.join(f);
-            if path.is_file() {
-                Ok((f, path))
-            } else {
-                bail!(
-                    "{} not found: build the functions and {NOOP} first (see --help in the source)",
-                    path.display()
-                )
-            }
-        })
-        .collect::<Result<_>>()?;
 
     let tmp = TempDir::new("coldstart")?;
     let key_file = write_key_file(&tmp.0)?;
@@ -206,35 +207,69 @@ async fn main() -> Result<()> {
         println!("extra environment: {k}={v}");
     }
 
-    // Refresh and push need tokens of a real login; one per run (refresh tokens rotate).
-    let needs_sessions = !init_only
-        && functions
-            .iter()
-            .any(|f| matches!(*f, "token-refresh" | "push-token"));
-    let sessions = if needs_sessions {
+    // Refresh and push need tokens of a real login; one per run and binary (refresh
+    // tokens rotate).
+    let needs_session = |function: &str| matches!(function, "token-refresh" | "push-token");
+    let sessions_per_run = if init_only {
+        0
+    } else {
+        entries.iter().filter(|e| needs_session(e.function)).count()
+    };
+    let mut sessions = if sessions_per_run > 0 {
         let login_bin = bin_dir.join("token-id");
-        logins(&login_bin, &env, runs).await?
+        logins(&login_bin, &env, runs * sessions_per_run).await?
     } else {
         Vec::new()
-    };
+    }
+    .into_iter();
 
     let mut samples: BTreeMap<&str, Samples> = BTreeMap::new();
     for run in 0..runs {
-        for &function in &functions {
-            let s = samples.entry(function).or_default();
+        for entry in &entries {
+            let s = samples.entry(&entry.label).or_default();
             let invocations = if init_only {
                 None
             } else {
-                Some(events(function, sessions.get(run))?)
+                let session = if needs_session(entry.function) {
+                    sessions.next()
+                } else {
+                    None
+                };
+                Some(events(entry.function, session.as_ref())?)
             };
-            measure_once(&binaries[function], &env, invocations, s)
+            measure_once(&entry.binary, &env, invocations, s)
                 .await
-                .with_context(|| format!("{function}, run {}", run + 1))?;
+                .with_context(|| format!("{}, run {}", entry.label, run + 1))?;
         }
     }
 
-    print_report(&functions, &samples, quick);
+    let labels: Vec<&str> = entries.iter().map(|e| e.label.as_str()).collect();
+    print_report(&labels, &samples, quick);
     Ok(())
+}
+
+/// One binary measured: its label in the report, the function it is, its file.
+struct Entry {
+    label: String,
+    function: &'static str,
+    binary: PathBuf,
+}
+
+impl Entry {
+    fn new(label: String, function: &'static str, dir: &Path) -> Result<Self> {
+        let binary = dir.join(function);
+        if !binary.is_file() {
+            bail!(
+                "{} not found: build the functions and {NOOP} first (see --help in the source)",
+                binary.display()
+            );
+        }
+        Ok(Self {
+            label,
+            function,
+            binary,
+        })
+    }
 }
 
 fn absolute(path: PathBuf) -> PathBuf {
@@ -421,7 +456,7 @@ fn cell(v: Option<Duration>) -> String {
 fn print_init_table(functions: &[&str], samples: &BTreeMap<&str, Samples>) {
     println!();
     println!(
-        "{:<14} {:>9} {:>9} {:>7} {:>10} {:>10} {:>7} {:>10} {:>10} {:>11} {:>10}",
+        "{:<18} {:>9} {:>9} {:>7} {:>10} {:>10} {:>7} {:>10} {:>10} {:>11} {:>10}",
         "function",
         "init p50",
         "init p90",
@@ -452,7 +487,7 @@ fn print_init_table(functions: &[&str], samples: &BTreeMap<&str, Samples>) {
             .zip(warm)
             .map(|(f, w)| format!("{:.2} ms", ms(f.median) - ms(w.median)));
         println!(
-            "{:<14} {:>6.2} ms {:>6.2} ms {:>7} {:>10} {:>10} {:>7} {:>10} {:>10} {:>11} {:>10}",
+            "{:<18} {:>6.2} ms {:>6.2} ms {:>7} {:>10} {:>10} {:>7} {:>10} {:>10} {:>11} {:>10}",
             f,
             ms(init.median),
             ms(init.p90),
@@ -480,7 +515,7 @@ fn print_penalty_table<'a>(
     }
     println!();
     println!(
-        "{:<14} {:>12} {:>12} {:>8}   (penalty = init + first - warm, per run)",
+        "{:<18} {:>12} {:>12} {:>8}   (penalty = init + first - warm, per run)",
         "function", "penalty p50", "penalty p90", "x noop"
     );
     let mut ratios = Vec::new();
@@ -488,7 +523,7 @@ fn print_penalty_table<'a>(
         let penalty = Summary::of(&samples[f].penalty);
         let ratio = median_ratio(&samples[f].penalty, noop);
         println!(
-            "{:<14} {:>12} {:>12} {:>8}",
+            "{:<18} {:>12} {:>12} {:>8}",
             f,
             cell(penalty.map(|s| s.median)),
             cell(penalty.map(|s| s.p90)),
