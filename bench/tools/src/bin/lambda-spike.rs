@@ -453,6 +453,13 @@ async fn main() -> Result<()> {
         instance_cpu / o.logins as f64 / argon2_time.as_secs_f64(),
         own_cpu.map_or("?".to_owned(), |c| format!("{c:.2} s")),
     );
+    // The machine is shared (DynamoDB Local, this tool, other processes): what the
+    // instances made of the CPU they got, independent of how much that was.
+    let cores_got = instance_cpu / wall.as_secs_f64();
+    println!(
+        "instances got {cores_got:.2} of {cores} cores: throughput / (cores got / argon2-time) = {:.3}x",
+        throughput / (cores_got / argon2_time.as_secs_f64())
+    );
     for (error, count) in &errors {
         println!("error x{count}: {error}");
     }
