@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use http_body_util::{BodyExt as _, Full};
@@ -54,6 +55,13 @@ pub struct CountingDynamoProxy {
 impl CountingDynamoProxy {
     /// `upstream`: an `http://host:port` endpoint (DynamoDB Local).
     pub async fn start(upstream: &str) -> Result<Self> {
+        Self::start_with_delay(upstream, Duration::ZERO).await
+    }
+
+    /// As [`Self::start`], each request held for `delay` before it is forwarded: a
+    /// regional endpoint's round trip played on loopback (DynamoDB Local answers in
+    /// about a millisecond; DynamoDB over TLS in-region takes several).
+    pub async fn start_with_delay(upstream: &str, delay: Duration) -> Result<Self> {
         let upstream_addr = upstream
             .strip_prefix("http://")
             .with_context(|| format!("{upstream}: the proxy forwards to plain http only"))?
@@ -67,7 +75,7 @@ impl CountingDynamoProxy {
             while let Ok((client, _)) = listener.accept().await {
                 let (counts, upstream_addr) = (shared.clone(), upstream_addr.clone());
                 tokio::spawn(async move {
-                    let _ = relay(client, &upstream_addr, counts).await;
+                    let _ = relay(client, &upstream_addr, counts, delay).await;
                 });
             }
         });
@@ -98,6 +106,7 @@ async fn relay(
     client: TcpStream,
     upstream_addr: &str,
     counts: Arc<Mutex<RequestCounts>>,
+    delay: Duration,
 ) -> Result<()> {
     client.set_nodelay(true)?;
     let upstream = TcpStream::connect(upstream_addr).await?;
@@ -112,6 +121,9 @@ async fn relay(
             let (parts, body) = request.into_parts();
             let body = body.collect().await?.to_bytes();
             count(&counts, &parts.headers, &body);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let forwarded = http::Request::from_parts(parts, Full::new(body));
             let answer = sender.lock().await.send_request(forwarded).await;
             let answer = match answer {

@@ -33,7 +33,9 @@
 //! store's latency), `--keys file|secret` (file: `IMAUTH_KEYS_FILE`, default; secret: the
 //! production path, `IMAUTH_KEYS_SECRET_ARN` read during init from a fake Secrets Manager
 //! on loopback), `--env KEY=VALUE` (repeatable: added to every function's environment, e.g.
-//! `SSL_CERT_FILE`), `--baseline-dir DIR` (each function also as built in DIR, labelled
+//! `SSL_CERT_FILE`), `--dynamodb-delay-ms MS` (dynamodb store: every request held MS
+//! before it reaches DynamoDB Local, a regional round trip played on loopback),
+//! `--baseline-dir DIR` (each function also as built in DIR, labelled
 //! `name@base`, in the same interleaved runs: before/after under the same load), `--quick` (1 run, insecure-fast policy: a smoke test, no timing
 //! claims).
 
@@ -42,6 +44,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use bench_tools::dynamo_proxy::CountingDynamoProxy;
 use bench_tools::{
     Flags, InstantDynamo, Summary, default_seed_file, get_event, machine, ms, proc_status_kib,
     seeded_dynamo_table, with_body_field, with_header,
@@ -108,6 +111,9 @@ async fn main() -> Result<()> {
                 .with_context(|| format!("--env {kv}: expected KEY=VALUE"))
         })
         .collect::<Result<_>>()?;
+    let dynamodb_delay = flags
+        .parsed::<u64>("dynamodb-delay-ms")?
+        .map(Duration::from_millis);
     let baseline_dir = flags
         .value("baseline-dir")?
         .map(|dir| absolute(PathBuf::from(dir)));
@@ -144,6 +150,7 @@ async fn main() -> Result<()> {
     // Held to the end: the fake Secrets Manager and the instant DynamoDB stop on drop.
     let mut _secrets = None;
     let mut _instant = None;
+    let mut _proxy = None;
     match keys.as_str() {
         "file" => env.push(("IMAUTH_KEYS_FILE".into(), key_file.display().to_string())),
         // The production path: the key set read from Secrets Manager during init (here a
@@ -178,8 +185,13 @@ async fn main() -> Result<()> {
             _instant = Some(stub);
         }
         "dynamodb" => {
-            let endpoint = integration::dynamo::endpoint()?;
+            let mut endpoint = integration::dynamo::endpoint()?;
             let table = seeded_dynamo_table(&default_seed_file(), policy).await?;
+            if let Some(delay) = dynamodb_delay {
+                let proxy = CountingDynamoProxy::start_with_delay(&endpoint, delay).await?;
+                endpoint = proxy.endpoint();
+                _proxy = Some(proxy);
+            }
             env.extend(aws_env(endpoint, table));
         }
         "embedded" => env.extend([
@@ -205,6 +217,9 @@ async fn main() -> Result<()> {
     );
     for (k, v) in &extra_env {
         println!("extra environment: {k}={v}");
+    }
+    if let Some(delay) = dynamodb_delay {
+        println!("every DynamoDB request held {delay:?} (--dynamodb-delay-ms)");
     }
 
     // Refresh and push need tokens of a real login; one per run and binary (refresh
