@@ -25,7 +25,7 @@
 //! read per instance).
 //!
 //! Flags: `--logins N` (500), `--concurrency C` (most instances at once, 10), `--users U`
-//! (8), `--wrong-every K` (10; 0: none), `--function NAME` (token-id), `--bin-dir DIR`
+//! (8), `--wrong-every K` (10; 0: none), `--bin-dir DIR`
 //! (`IMAUTH_BIN_DIR`, else target/release), `--policy P` (owasp), `--timeout SECS` (300:
 //! the whole burst), `--quick` (24 logins, 3 instances, insecure-fast policy: a smoke
 //! test, no timing claims), `--help`.
@@ -56,7 +56,6 @@ struct Options {
     concurrency: usize,
     users: usize,
     wrong_every: usize,
-    function: String,
     bin_dir: PathBuf,
     policy_text: String,
     timeout: Duration,
@@ -84,9 +83,6 @@ fn options() -> Result<Option<Options>> {
             .unwrap_or(if quick { 3 } else { 10 }),
         users: flags.parsed("users")?.unwrap_or(if quick { 3 } else { 8 }),
         wrong_every: flags.parsed("wrong-every")?.unwrap_or(10),
-        function: flags
-            .value("function")?
-            .unwrap_or_else(|| "token-id".into()),
         bin_dir: flags
             .value("bin-dir")?
             .map(PathBuf::from)
@@ -289,12 +285,12 @@ async fn main() -> Result<()> {
         return Ok(());
     };
     let policy = parse_password_policy(&o.policy_text)?;
-    let binary = o.bin_dir.join(&o.function);
+    // The burst is of `POST /token/id` events (events/token-id/ok.json).
+    let binary = o.bin_dir.join("token-id");
     if !binary.is_file() {
         bail!(
-            "{} not found: build it first (cargo build --release -p {})",
-            binary.display(),
-            o.function
+            "{} not found: build it first (cargo build --release -p token-id)",
+            binary.display()
         );
     }
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
