@@ -64,7 +64,9 @@ cargo test -p shared --bench login --bench requests --quiet
 scripts/dynamodb-local.sh run -- scripts/size-and-memory.sh --quick --no-build
 "$CARGO_TARGET_DIR/debug/coldstart" --quick --bin-dir "$CARGO_TARGET_DIR/debug" --store embedded
 "$CARGO_TARGET_DIR/debug/spike" --quick --bin-dir "$CARGO_TARGET_DIR/debug"
-scripts/dynamodb-local.sh run -- "$CARGO_TARGET_DIR/debug/login-timing" --quick
+# One DynamoDB Local for both tools that need one (its start is most of their time).
+scripts/dynamodb-local.sh run -- sh -c '"$1/login-timing" --quick && "$1/lambda-spike" --quick --bin-dir "$1"' \
+    sh "$CARGO_TARGET_DIR/debug"
 
 # The deploy path with the `ci` profile (the release-profile size check is the separate
 # `IMAUTH_SAM_PROFILE=release scripts/sam-checks.sh`, BENCHMARKS.md), then the built

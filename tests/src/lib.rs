@@ -15,6 +15,7 @@ pub mod fixtures;
 pub mod operator;
 pub mod outcome;
 pub mod paths;
+pub mod proc_status;
 pub mod process;
 pub mod runtime_api;
 pub mod secrets;
@@ -26,6 +27,7 @@ pub use outcome::{
     FailureKind, FunctionFailure, FunctionOutput, FunctionRun, Invocation, InvocationTimings,
 };
 pub use paths::{bin_dir_override, load_event, profile_binary, repo_root, workspace_binary};
+pub use proc_status::proc_status_kib;
 pub use process::{FunctionProcess, invoke_all};
 pub use runtime_api::{
     ACCOUNT_ID, DEFAULT_INVOKE_TIMEOUT, REGION, RUNTIME_API_VERSION, RuntimeApi, RuntimeReport,

@@ -630,3 +630,39 @@ async fn user_admin_function_manages_users_with_the_app_token() {
     assert_eq!(r[11].body["error"], "unauthorized");
     assert_eq!(r[0].header("content-type"), Some("application/json"));
 }
+
+/// Resident memory (VmRSS, KiB) of `binary` once its init is done (first `next` poll).
+async fn rss_after_init(binary: &str, env: &[(String, String)]) -> u64 {
+    let mut function = integration::FunctionProcess::spawn(&workspace_binary(binary).unwrap(), env)
+        .await
+        .unwrap();
+    function.wait_ready().await.unwrap();
+    let pid = function.pid().unwrap();
+    let rss = integration::proc_status_kib(pid, "VmRSS").unwrap();
+    function.shutdown().await;
+    rss
+}
+
+/// Issue 16: a function that verifies passwords faults argon2's 19 MiB work area in
+/// during init (beside its network reads), so its first login does not; a function
+/// that verifies none (jwks) does not spend the memory.
+#[tokio::test]
+async fn login_functions_fault_in_the_argon2_work_area_during_init() {
+    let fixture = fixture("prefault");
+    // No seed file: hashing the seed users would touch a work area of its own.
+    let env: Vec<(String, String)> = fixture
+        .env
+        .iter()
+        .filter(|(k, _)| k != "IMAUTH_SEED_FILE" && k != "IMAUTH_PASSWORD_POLICY")
+        .cloned()
+        .chain([("IMAUTH_PASSWORD_POLICY".into(), "owasp".into())])
+        .collect();
+    let login = rss_after_init("token-id", &env).await;
+    let verifies_none = rss_after_init("jwks", &env).await;
+    // The area is 19 MiB; the functions' other memory differs by far less than 1 MiB.
+    let most_of_the_area_kib = 18 * 1024;
+    assert!(
+        login >= verifies_none + most_of_the_area_kib,
+        "token-id {login} KiB after init vs jwks {verifies_none} KiB: the work area was not faulted in"
+    );
+}

@@ -16,7 +16,11 @@ use shared::service::seed::SeedFile;
 use shared::store::dynamo::table::create_table;
 use shared::store::{AppAdmin as _, DynamoStore, UserAdmin as _};
 
+pub use integration::proc_status_kib;
 use integration::repo_root;
+
+pub mod dynamo_proxy;
+pub mod yardstick;
 
 /// Median, p90, p99, min and max of a set of durations.
 #[derive(Debug, Clone, Copy)]
@@ -69,15 +73,6 @@ pub fn thread_cpu_time() -> Duration {
 
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-/// A field of `/proc/<pid>/status` in KiB, e.g. `VmHWM` (peak resident set) or `VmRSS`.
-pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|line| {
-        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-        rest.trim().trim_end_matches("kB").trim().parse().ok()
-    })
 }
 
 /// A new table in the DynamoDB Local named by `AWS_ENDPOINT_URL_DYNAMODB`, holding the

@@ -10,6 +10,7 @@ pub mod refresh;
 pub mod secret_versions;
 pub mod token_type;
 pub mod tokens;
+mod work_area;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;

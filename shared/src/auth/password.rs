@@ -5,16 +5,13 @@
 //! rather than computing them (a corrupted or hostile record must not be able to ask for
 //! gigabytes of memory or minutes of CPU).
 
-use std::cell::RefCell;
 use std::fmt;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::{Algorithm, Argon2, Params, Version};
 use subtle::ConstantTimeEq;
 
+use super::work_area;
 use crate::error::{Error, Result};
 
 /// Longest password accepted, in bytes, checked before any hashing work.
@@ -113,21 +110,7 @@ impl fmt::Debug for PasswordHasher {
     }
 }
 
-thread_local! {
-    // One argon2 work area per thread, grown to the largest cost seen. Lambda runs one
-    // request at a time, so this is one buffer per process there.
-    static WORK_AREA: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A work area being allocated and touched on a helper thread (see
-/// [`PasswordHasher::prepare_work_area`]); the first verify that needs one takes it.
-static PREPARED_WORK_AREA: Mutex<Option<JoinHandle<Vec<Block>>>> = Mutex::new(None);
-
-/// Whether a work area was ever prepared in this process: it is done once at most.
-static WORK_AREA_PREPARED: AtomicBool = AtomicBool::new(false);
-
-/// Argon2 of `password` and `salt` into `output`, in this thread's work area (grown to
-/// the parameters' size, from the prepared area if there is one).
+/// Argon2 of `password` and `salt` into `output`, in this thread's work area.
 fn hash_into(
     argon: &Argon2<'_>,
     password: &Password,
@@ -135,32 +118,21 @@ fn hash_into(
     output: &mut [u8],
 ) -> Result<()> {
     let blocks = argon.params().block_count();
-    WORK_AREA
-        .with(|area| {
-            let mut area = area.borrow_mut();
-            if area.len() < blocks
-                && let Some(prepared) = take_prepared_work_area()
-                && prepared.len() > area.len()
-            {
-                *area = prepared;
-            }
-            if area.len() < blocks {
-                area.resize(blocks, Block::new());
-            }
-            argon.hash_password_into_with_memory(
-                password.as_bytes(),
-                salt,
-                output,
-                &mut area[..blocks],
-            )
-        })
-        .map_err(Error::internal)
+    work_area::with_work_area(blocks, |area| {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, output, area)
+    })
+    .map_err(Error::internal)
 }
 
-/// The prepared work area, if one was started, once its thread is done.
-fn take_prepared_work_area() -> Option<Vec<Block>> {
-    let handle = PREPARED_WORK_AREA.lock().ok()?.take()?;
-    handle.join().ok()
+impl PasswordPolicy {
+    /// Faults in a work area for this policy's hashes, which the first hash in the
+    /// process then takes (see `work_area`). Blocking, ~10 ms at the OWASP policy: a
+    /// login function runs it during init, beside the network reads.
+    pub fn prefault_work_area(&self) {
+        if let Ok(params) = self.params() {
+            work_area::prefault(params.block_count());
+        }
+    }
 }
 
 impl PasswordHasher {
@@ -177,38 +149,6 @@ impl PasswordHasher {
 
     pub fn policy(&self) -> PasswordPolicy {
         self.policy
-    }
-
-    /// Starts allocating the policy's work area on a helper thread, for a process that
-    /// will verify passwords soon (a login function's cold start).
-    ///
-    /// Why: the first touch of argon2's 19 MiB costs ~10 ms of page faults, which the
-    /// first login of every cold start would otherwise pay on top of its hash. Started
-    /// when the first request arrives, the faulting overlaps that request's store reads
-    /// (app, user) instead of adding to its hash, and competes with nothing in init. The
-    /// first verify takes the area (waiting for the thread if it is not done yet). Only
-    /// the first call in a process does anything.
-    pub fn prepare_work_area(&self) {
-        if WORK_AREA_PREPARED.swap(true, Ordering::Relaxed) {
-            return;
-        }
-        let Ok(params) = self.policy.params() else {
-            return;
-        };
-        let blocks = params.block_count();
-        let Ok(mut slot) = PREPARED_WORK_AREA.lock() else {
-            return;
-        };
-        // `resize` writes every block (no calloc shortcut whose pages would stay
-        // unmapped), so each page is faulted in here, not in the first hash.
-        *slot = std::thread::Builder::new()
-            .name("argon2-prefault".into())
-            .spawn(move || {
-                let mut area = Vec::with_capacity(blocks);
-                area.resize(blocks, Block::new());
-                area
-            })
-            .ok();
     }
 
     /// A new PHC string for `password` under the current policy, with a random salt.
@@ -390,33 +330,6 @@ mod tests {
         );
         assert!(!h.needs_rehash(&h.dummy_hash));
         assert!(!h.verify(&pw("dummy password"), &h.dummy_hash).unwrap());
-    }
-
-    #[test]
-    fn a_prepared_work_area_is_taken_by_the_first_verify() {
-        let h = PasswordHasher::new(PasswordPolicy {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        })
-        .unwrap();
-        let phc = h.hash(&pw("p")).unwrap();
-        h.prepare_work_area();
-        assert!(PREPARED_WORK_AREA.lock().unwrap().is_some());
-        // On another thread than the one that prepared it, as in a Lambda's first login.
-        std::thread::spawn(move || {
-            assert!(h.verify(&pw("p"), &phc).unwrap());
-            assert_eq!(WORK_AREA.with(|a| a.borrow().len()), 64);
-            assert!(!h.verify(&pw("q"), &phc).unwrap());
-        })
-        .join()
-        .unwrap();
-        assert!(PREPARED_WORK_AREA.lock().unwrap().is_none());
-        // Once per process: a later call prepares nothing more.
-        PasswordHasher::new(PasswordPolicy::INSECURE_FAST)
-            .unwrap()
-            .prepare_work_area();
-        assert!(PREPARED_WORK_AREA.lock().unwrap().is_none());
     }
 
     #[test]

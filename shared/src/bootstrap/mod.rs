@@ -63,13 +63,27 @@ impl Settings {
     ///
     /// A function that signs needs the private key set: with only the public one it
     /// refuses to start rather than answer its first login with a 500.
+    ///
+    /// A function that verifies passwords faults in argon2's work area meanwhile, on a
+    /// blocking thread: init waits on the network (DynamoDB warm-up, key read) anyway,
+    /// and the first login then hashes in memory already mapped (`work_area`).
     pub async fn build_services_for(&self, routes: &[Route]) -> Result<Services> {
+        let policy = self.password_policy;
+        let prefault = routes
+            .iter()
+            .any(|r| r.verifies_passwords())
+            .then(|| tokio::task::spawn_blocking(move || policy.prefault_work_area()));
         let services = if routes.iter().any(|r| r.needs_store()) {
-            self.build_services().await?
+            self.build_services().await
         } else {
-            let crypto = self.load_crypto(None).await?;
-            Services::over(Arc::new(EmbeddedStore::new()), crypto)
+            let crypto = self.load_crypto(None).await;
+            crypto.map(|crypto| Services::over(Arc::new(EmbeddedStore::new()), crypto))
         };
+        if let Some(prefault) = prefault {
+            // A failed prefault (a panic) only means the first login faults its own area.
+            let _ = prefault.await;
+        }
+        let services = services?;
         if let Some(route) = routes.iter().find(|r| r.needs_private_keys())
             && !services.login.crypto().tokens.can_sign()
         {
@@ -121,14 +135,8 @@ pub async fn serve_lambda(
     services: &Services,
     routes: &'static [Route],
 ) -> Result<(), lambda_http::Error> {
-    let verifies_passwords = routes.iter().any(|r| r.verifies_passwords());
     lambda_http::run(lambda_http::service_fn(
         move |req: lambda_http::Request| async move {
-            if verifies_passwords {
-                // First request only: argon2's work area is faulted in while this
-                // request reads the store (see `prepare_work_area`).
-                services.login.crypto().hasher.prepare_work_area();
-            }
             let response = match Route::for_path(req.uri().path()) {
                 Some(route) if routes.contains(&route) => handle(services, route, req).await,
                 _ => not_found(req.uri().path()),

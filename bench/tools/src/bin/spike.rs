@@ -28,12 +28,12 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
+use bench_tools::yardstick::{argon2_samples, argon2_samples_after, cpu_seconds};
 use bench_tools::{Flags, Summary, default_seed_file, machine, ms};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use integration::fixtures::TempDir;
 use integration::{bin_dir_override, repo_root};
-use shared::auth::password::{Password, PasswordHasher};
 use shared::config::parse_password_policy;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::TcpStream;
@@ -353,46 +353,4 @@ async fn login(addr: SocketAddr) -> Result<(u16, String)> {
         .context("body")?
         .to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
-/// utime + stime of a process, in seconds (`/proc/<pid>/stat`, clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
-}
-
-/// `runs` single-thread argon2 verifies at `policy` after a warm-up, in thread CPU time:
-/// what one verify costs a core, whatever else the machine runs.
-fn argon2_samples(
-    policy: shared::auth::password::PasswordPolicy,
-    runs: usize,
-) -> Result<Vec<Duration>> {
-    let hasher = PasswordHasher::new(policy)?;
-    let password = Password::new("alice-password".into())?;
-    let phc = hasher.hash(&password)?;
-    hasher.verify(&password, &phc)?;
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let t = bench_tools::thread_cpu_time();
-        if !hasher.verify(&password, &phc)? {
-            bail!("argon2 verify failed");
-        }
-        samples.push(bench_tools::thread_cpu_time() - t);
-    }
-    Ok(samples)
-}
-
-/// As [`argon2_samples`], on a fresh thread: the spike's tasks ran on this runtime's
-/// threads, and the yardstick should not depend on what they left in the caches.
-fn argon2_samples_after(
-    policy: shared::auth::password::PasswordPolicy,
-    runs: usize,
-) -> Result<Vec<Duration>> {
-    std::thread::spawn(move || argon2_samples(policy, runs))
-        .join()
-        .map_err(|_| anyhow::anyhow!("argon2 yardstick thread panicked"))?
 }
