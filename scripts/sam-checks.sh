@@ -15,17 +15,20 @@
 # binaries first in one `cargo lambda build --bin a --bin b ...` does not help: measured
 # here, sam build's single-binary invocations then recompile most of the dependency graph
 # under different unit hashes, doubling a cold build.) So the build time is the
-# dependency build plus one link per function, which is why the `ci` profile below turns
-# cross-crate LTO off.
+# dependency build plus one link per function, which is why the `ci` profile below is
+# Cargo's dev profile (no optimisation but the hashing and signing crates', no LTO).
 #
 # Environment:
 #   IMAUTH_CACHE            cache root (default <repo>/.cache): venv/, sam-target-*/
 #   IMAUTH_SAM_TARGET_DIR   cargo target directory for the arm64 build (default
 #                           $IMAUTH_CACHE/sam-target-<profile>, kept between runs; one
 #                           per profile, so switching profiles rebuilds nothing)
-#   IMAUTH_SAM_PROFILE      `ci` (default) = no LTO, opt-level 1, 16 codegen units: the
-#                           same path several times faster, for checking it (sizes are
-#                           reported, not enforced); what scripts/test.sh builds.
+#   IMAUTH_SAM_PROFILE      `ci` (default) = `sam build` in its debug mode
+#                           (SAM_BUILD_MODE=debug: `cargo lambda build` without
+#                           --release, so Cargo's dev profile, as the tests build on the
+#                           host): the same toolchain, cross-compilation, zig link and SAM
+#                           wiring, several times faster (sizes are reported, not
+#                           enforced); what scripts/test.sh builds.
 #                           `release` = the release profile of Cargo.toml (fat LTO, one
 #                           codegen unit: what ships; ~30 min cold on 2 cores): the size
 #                           check, a separate command:
@@ -64,11 +67,10 @@ case $profile in
   release) ;;
   ci)
     # Proves the same toolchain, cross-compilation, link and SAM wiring in a fraction of
-    # the time: no cross-crate LTO (a fat or thin LTO link re-optimises every dependency
-    # once per function) and opt-level 1. The artifacts are not the ones that ship.
-    export CARGO_PROFILE_RELEASE_LTO=false
-    export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-    export CARGO_PROFILE_RELEASE_OPT_LEVEL=1
+    # the time. Measured cold on 2 cores: the release profile with LTO off and opt-level
+    # 1 still optimised every dependency for size ("z", Cargo.toml), and took about twice
+    # as long as this. The artifacts are not the ones that ship.
+    export SAM_BUILD_MODE=debug
     ;;
   *) echo "IMAUTH_SAM_PROFILE must be release or ci, not $profile" >&2; exit 1 ;;
 esac

@@ -182,9 +182,15 @@ fi
 step "table imauth-local, app demo and user alice in DynamoDB Local ($AWS_ENDPOINT_URL_DYNAMODB)"
 export TABLE_NAME=imauth-local IMAUTH_PASSWORD_POLICY=insecure-fast
 "$IMAUTH" table create >/dev/null
-"$IMAUTH" app create --app-id demo --org-name demo-org --app-name demo-app >/dev/null
+# The client secret is printed once: the client-credentials event gets it (with_tokens).
+"$IMAUTH" app create --app-id demo --org-name demo-org --app-name demo-app \
+  --client-id demo-client >"$WORK/app.json"
+client_secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["client_secret"])' \
+  "$WORK/app.json")
 echo alice-password | "$IMAUTH" user create --app-id demo --user-id 10001 --username alice \
   --phone +8613800000000 --email alice@example.com >/dev/null
+# events/user-admin/delete.json deletes user c.
+echo c-password | "$IMAUTH" user create --app-id demo --user-id 10003 --username c >/dev/null
 
 step "keys: imauth keys init --file, served by imauth dev secrets-manager"
 # The key ids (never key material) are what the JWKS checks below compare with.
@@ -235,13 +241,15 @@ value = json.loads(json.load(open(sys.argv[1]))["body"])
 for part in sys.argv[2].split("."): value = value[part]
 print(value)' "$WORK/answer.json" "$1"
 }
-# with_tokens EVENT: the event with ACCESS_TOKEN, REFRESH_TOKEN and ADMIN_TOKEN replaced.
+# with_tokens EVENT: the event with ACCESS_TOKEN, REFRESH_TOKEN and ADMIN_TOKEN replaced,
+# and the fixture client secret of events/ by the one `app create` printed.
 access_token= refresh_token= admin_token=
 with_tokens() {
   local out=$WORK/$1
   mkdir -p "$(dirname "$out")"
   sed -e "s|ACCESS_TOKEN|$access_token|g" -e "s|REFRESH_TOKEN|$refresh_token|g" \
-    -e "s|ADMIN_TOKEN|$admin_token|g" "$1" >"$out"
+    -e "s|ADMIN_TOKEN|$admin_token|g" -e "s|demo-client-secret-0123456789|$client_secret|g" \
+    "$1" >"$out"
   echo "$out"
 }
 
@@ -258,7 +266,7 @@ invoke TokenLoginFunction events/token-login/unknown-user.json 401
 invoke TokenUserFunction events/token-user/ok.json 200
 invoke TokenUserFunction events/token-user/wrong-password.json 401
 invoke AppTokenFunction events/app-token/password-default-ttl.json 200
-invoke AppTokenFunction events/app-token/client-credentials.json 200
+invoke AppTokenFunction "$(with_tokens events/app-token/client-credentials.json)" 200
 admin_token=$(field access_token)
 invoke AppTokenFunction "$(with_tokens events/app-token/inherit.json)" 200
 invoke AppTokenFunction "$(with_tokens events/app-token/inherit-unknown-user.json)" 404
