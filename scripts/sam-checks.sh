@@ -67,9 +67,9 @@ case $profile in
   release) ;;
   ci)
     # Proves the same toolchain, cross-compilation, link and SAM wiring in a fraction of
-    # the time. Measured cold on 2 cores: the release profile with LTO off and opt-level
-    # 1 still optimised every dependency for size ("z", Cargo.toml), and took about twice
-    # as long as this. The artifacts are not the ones that ship.
+    # the time. Measured cold on the quiet 2-core machine (eight functions): 129 s, where
+    # the release profile with LTO off and opt-level 1 took 241 s (it still optimises
+    # every dependency for size, "z" in Cargo.toml). The artifacts are not what ships.
     export SAM_BUILD_MODE=debug
     ;;
   *) echo "IMAUTH_SAM_PROFILE must be release or ci, not $profile" >&2; exit 1 ;;
