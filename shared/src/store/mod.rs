@@ -97,16 +97,12 @@ impl AppChange {
                 next.app_tokens_valid_after = app.app_tokens_valid_after.max(now_ms);
             }
             Self::Settings(settings) => {
-                let AppSettings {
-                    token_ttl,
-                    max_token_ttl,
-                    encrypt_type,
-                    public_key,
-                } = settings.clone();
-                next.token_ttl = token_ttl.unwrap_or(app.token_ttl);
-                next.max_token_ttl = max_token_ttl.unwrap_or(app.max_token_ttl);
-                next.encrypt_type = encrypt_type.unwrap_or(app.encrypt_type);
-                next.public_key = public_key.unwrap_or_else(|| app.public_key.clone());
+                next.token_ttl = settings.token_ttl.unwrap_or(app.token_ttl);
+                next.max_token_ttl = settings.max_token_ttl.unwrap_or(app.max_token_ttl);
+                next.encrypt_type = settings.encrypt_type.unwrap_or(app.encrypt_type);
+                if let Some(public_key) = &settings.public_key {
+                    next.public_key.clone_from(public_key);
+                }
                 next.check_settings()?;
             }
         }
