@@ -8,7 +8,8 @@
 #   scripts/dynamodb-local.sh stop              # stop what `start` started (no error if not running)
 #   scripts/dynamodb-local.sh run -- CMD ARGS   # start, run CMD with AWS_ENDPOINT_URL_DYNAMODB,
 #                                               # AWS_REGION and dummy credentials set, always stop,
-#                                               # exit with CMD's status
+#                                               # exit with CMD's status; CMD also gets
+#                                               # DYNAMODB_LOCAL_PID (benchmarks count its CPU)
 #
 # Environment:
 #   IMAUTH_CACHE                  cache root (default: <repo>/.cache); files go to $IMAUTH_CACHE/dynamodb-local
@@ -150,7 +151,11 @@ cmd_start() {
     logf="$(log_file)"
     for _ in 1 2 3; do
         port="$(free_port)"
-        local -a cmd=("$JAVA_BIN")
+        # C1 only (no C2 compiler): this JVM lives for one test or benchmark run, and C2
+        # spent the CPU the functions needed compiling DynamoDB Local's request path; with
+        # C1 alone a 600-login spike cost the emulator 1.27 s of CPU instead of 3.1 s
+        # (BENCHMARKS.md section 10). DYNAMODB_LOCAL_JAVA_OPTS comes later and can undo it.
+        local -a cmd=("$JAVA_BIN" -XX:TieredStopAtLevel=1)
         # shellcheck disable=SC2206 # intentional word splitting of user JVM options
         [[ -n "${DYNAMODB_LOCAL_JAVA_OPTS:-}" ]] && cmd+=(${DYNAMODB_LOCAL_JAVA_OPTS})
         cmd+=("-Djava.library.path=$EMULATOR_DIR/DynamoDBLocal_lib" -jar "$JAR" "${args[@]}" -port "$port")
@@ -225,6 +230,8 @@ cmd_run() {
     export AWS_REGION="${AWS_REGION:-us-east-1}"
     export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
     export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+    DYNAMODB_LOCAL_PID="$(cat "$(pid_file)")"
+    export DYNAMODB_LOCAL_PID
 
     "$@" || status=$?
     exit "$status"

@@ -64,6 +64,7 @@ cargo test -p shared --bench login --bench requests --quiet
 scripts/dynamodb-local.sh run -- scripts/size-and-memory.sh --quick --no-build
 "$CARGO_TARGET_DIR/debug/coldstart" --quick --bin-dir "$CARGO_TARGET_DIR/debug" --store embedded
 "$CARGO_TARGET_DIR/debug/spike" --quick --bin-dir "$CARGO_TARGET_DIR/debug"
+"$CARGO_TARGET_DIR/debug/fault-in" >/dev/null
 # One DynamoDB Local for both tools that need one (its start is most of their time).
 scripts/dynamodb-local.sh run -- sh -c '"$1/login-timing" --quick && "$1/lambda-spike" --quick --bin-dir "$1"' \
     sh "$CARGO_TARGET_DIR/debug"

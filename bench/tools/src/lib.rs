@@ -1,8 +1,9 @@
-//! The performance tools of BENCHMARKS.md (`coldstart`, `spike`, `login-timing` in
-//! `src/bin/`) and what only they use: summary statistics, `/proc` memory readings, a
-//! DynamoDB Local table filled from a seed file, a stand-in DynamoDB endpoint and a tiny
-//! flag parser. They drive the function binaries through the integration crate's
-//! Runtime-API harness. See BENCHMARKS.md for how they are run.
+//! The performance tools of BENCHMARKS.md (`coldstart`, `spike`, `login-timing`,
+//! `lambda-spike`, `fault-in` in `src/bin/`) and what only they use: summary statistics,
+//! `/proc` memory readings, a DynamoDB Local table filled from a seed file and warmed up,
+//! a stand-in DynamoDB endpoint, a counting proxy, argon2 yardsticks and a tiny flag
+//! parser. They drive the function binaries through the integration crate's Runtime-API
+//! harness. See BENCHMARKS.md for how they are run.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +21,7 @@ pub use integration::proc_status_kib;
 use integration::repo_root;
 
 pub mod dynamo_proxy;
+pub mod store_warm_up;
 pub mod yardstick;
 
 /// Median, p90, p99, min and max of a set of durations.

@@ -9,11 +9,13 @@
 //! Reports p50/p99 latency split into cold logins (the instance was started for it: its
 //! init is in the latency) and warm ones, instances started, errors, DynamoDB requests
 //! per login by operation, and throughput against cores / argon2-time (argon2 measured in
-//! this process before and after the burst, thread CPU time).
+//! this process before and after the burst, thread CPU time; build this tool with
+//! `--release` for timed runs, so that its argon2 is built like the function's and its
+//! proxy takes little of the cores it measures).
 //!
 //! ```sh
-//! cargo build --release -p token-id && cargo build -p bench-tools --bin lambda-spike
-//! scripts/dynamodb-local.sh run -- target/debug/lambda-spike --logins 500 --concurrency 10
+//! cargo build --release -p token-id -p bench-tools --bin token-id --bin lambda-spike
+//! scripts/dynamodb-local.sh run -- target/release/lambda-spike --logins 600 --concurrency 10
 //! scripts/dynamodb-local.sh run -- target/debug/lambda-spike --quick --bin-dir target/debug  # CI smoke
 //! ```
 //!
@@ -37,7 +39,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use bench_tools::dynamo_proxy::CountingDynamoProxy;
-use bench_tools::yardstick::{argon2_samples, argon2_samples_after, cpu_seconds};
+use bench_tools::store_warm_up::warm_up_store;
+use bench_tools::yardstick::{
+    argon2_samples, argon2_samples_after, argon2_shared_samples, cpu_seconds, dynamodb_local_pid,
+};
 use bench_tools::{Flags, Summary, machine, ms, seeded_dynamo_table, with_body_field};
 use integration::fixtures::{TempDir, write_key_file};
 use integration::{FunctionProcess, bin_dir_override, load_event, repo_root};
@@ -59,6 +64,7 @@ struct Options {
     bin_dir: PathBuf,
     policy_text: String,
     timeout: Duration,
+    store_warm_up: usize,
     quick: bool,
 }
 
@@ -92,6 +98,9 @@ fn options() -> Result<Option<Options>> {
             .value("policy")?
             .unwrap_or_else(|| if quick { "insecure-fast" } else { "owasp" }.into()),
         timeout: Duration::from_secs(flags.parsed("timeout")?.unwrap_or(300)),
+        store_warm_up: flags
+            .parsed("store-warm-up")?
+            .unwrap_or(if quick { 20 } else { 1000 }),
         quick,
     };
     flags.finish()?;
@@ -128,11 +137,17 @@ fn burst(n: usize, users: usize, wrong_every: usize) -> Vec<Login> {
         .collect()
 }
 
-/// A seed file: app `demo` of events/seed.json and `2 * users` users.
+/// The user the store warm-up reads, after the `2 * users` of the burst.
+fn warm_up_user(users: usize) -> i64 {
+    FIRST_USER_ID + 2 * i64::try_from(users).unwrap_or(0)
+}
+
+/// A seed file: app `demo` of events/seed.json, the `2 * users` users of the burst and
+/// the warm-up user.
 fn seed_file(dir: &Path, users: usize) -> Result<PathBuf> {
     let seed: Value =
         serde_json::from_str(&std::fs::read_to_string(bench_tools::default_seed_file())?)?;
-    let users: Vec<Value> = (0..2 * i64::try_from(users)?)
+    let users: Vec<Value> = (0..=2 * i64::try_from(users)?)
         .map(|n| {
             let user_id = FIRST_USER_ID + n;
             json!({
@@ -298,6 +313,15 @@ async fn main() -> Result<()> {
 
     let tmp = TempDir::new("lambda-spike")?;
     let table = seeded_dynamo_table(&seed_file(&tmp.0, o.users)?, policy).await?;
+    if o.store_warm_up > 0 {
+        let took = warm_up_store(&table, "demo", warm_up_user(o.users), o.store_warm_up).await?;
+        println!(
+            "store warm-up: {} rounds = {} requests in {:.2} s, before the burst and not counted",
+            o.store_warm_up,
+            2 * o.store_warm_up,
+            took.as_secs_f64()
+        );
+    }
     let proxy = CountingDynamoProxy::start(&integration::dynamo::endpoint()?).await?;
     let env: Vec<(String, String)> = vec![
         ("IMAUTH_PASSWORD_POLICY".into(), o.policy_text.clone()),
@@ -341,6 +365,8 @@ async fn main() -> Result<()> {
     });
     let template = Arc::new(load_event("events/token-id/ok.json")?);
     let own_cpu_before = cpu_seconds(std::process::id());
+    let store_pid = dynamodb_local_pid();
+    let store_cpu_before = store_pid.and_then(cpu_seconds);
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + o.timeout;
     let mut tasks = JoinSet::new();
@@ -366,6 +392,9 @@ async fn main() -> Result<()> {
     let own_cpu = own_cpu_before
         .zip(cpu_seconds(std::process::id()))
         .map(|(b, a)| a - b);
+    let store_cpu = store_cpu_before
+        .zip(store_pid.and_then(cpu_seconds))
+        .map(|(b, a)| a - b);
     let instance_cpu: f64 = instances
         .pool()
         .pids
@@ -374,6 +403,10 @@ async fn main() -> Result<()> {
         .sum();
     argon2.extend(argon2_samples_after(policy, yardstick_runs)?);
     let argon2_time = Summary::of(&argon2).map_or(Duration::ZERO, |s| s.median);
+    // After the burst, its instances idle: the same number of verifies sharing the cores.
+    let sharing_span = Duration::from_millis(if o.quick { 200 } else { 3000 });
+    let shared_argon2 = argon2_shared_samples(policy, o.concurrency, sharing_span)?;
+    let shared_argon2_time = Summary::of(&shared_argon2).map_or(Duration::ZERO, |s| s.median);
     let started_instances = instances.pool().started;
     let counts = proxy.counts();
 
@@ -456,6 +489,28 @@ async fn main() -> Result<()> {
         "instances got {cores_got:.2} of {cores} cores: throughput / (cores got / argon2-time) = {:.3}x",
         throughput / (cores_got / argon2_time.as_secs_f64())
     );
+    let sharing_price = shared_argon2_time.as_secs_f64() / argon2_time.as_secs_f64();
+    println!(
+        "argon2 with {} verifies sharing the cores (threads, a work area each, no store): {:.2} ms = {sharing_price:.2}x alone;  the instances spent {:.2}x that per login",
+        o.concurrency,
+        ms(shared_argon2_time),
+        instance_cpu / o.logins as f64 / shared_argon2_time.as_secs_f64(),
+    );
+    if let (Some(store_cpu), Some(own_cpu)) = (store_cpu, own_cpu) {
+        let seconds = wall.as_secs_f64();
+        let (store_cores, own_cores) = (store_cpu / seconds, own_cpu / seconds);
+        println!(
+            "cores during the burst: instances {cores_got:.2}, DynamoDB Local {store_cores:.2} ({:.2} ms CPU per request), this tool {own_cores:.2}, the rest {:.2} (kernel threads, other processes, idle)",
+            store_cpu * 1e3 / login_requests.max(1) as f64,
+            cores as f64 - cores_got - store_cores - own_cores,
+        );
+        // What the machine allows before the functions spend anything beyond argon2.
+        let cores_left = (cores as f64 - store_cores - own_cores) / cores as f64;
+        println!(
+            "ceiling on this machine: cores left to the instances {cores_left:.3} / sharing price {sharing_price:.2} = {:.3}x (a login costing the instances one argon2 at this sharing and nothing else)",
+            cores_left / sharing_price
+        );
+    }
     for (error, count) in &errors {
         println!("error x{count}: {error}");
     }
