@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use shared::auth::password::{Password, PasswordHasher, PasswordPolicy};
 
 use crate::thread_cpu_time;
@@ -34,47 +34,54 @@ pub fn argon2_samples_after(policy: PasswordPolicy, runs: usize) -> Result<Vec<D
         .map_err(|_| anyhow::anyhow!("argon2 yardstick thread panicked"))?
 }
 
-/// Argon2 verifies on `threads` threads at once for `span`, each thread with a work area
-/// of its own, in thread CPU time per verify: what one verify costs when as many
-/// password checks share the cores as a spike has instances. On 2 cores, 10 of them are
-/// time-sliced, and each resumes with the shared L3 cache holding the others' work areas:
-/// the machine's price of the sharing, apart from anything the functions do.
-pub fn argon2_shared_samples(
-    policy: PasswordPolicy,
-    threads: usize,
-    span: Duration,
-) -> Result<Vec<Duration>> {
+/// Argon2 verifies for `span` on this thread, in thread CPU time per verify; the first
+/// verify faults the work area in and is not a sample. One process of
+/// [`argon2_shared_samples`].
+pub fn argon2_samples_for(policy: PasswordPolicy, span: Duration) -> Result<Vec<Duration>> {
     let hasher = PasswordHasher::new(policy)?;
     let password = Password::new("alice-password".into())?;
-    let phc = std::sync::Arc::new(hasher.hash(&password)?);
+    let phc = hasher.hash(&password)?;
+    hasher.verify(&password, &phc)?;
     let deadline = std::time::Instant::now() + span;
-    let workers: Vec<_> = (0..threads.max(1))
-        .map(|_| {
-            let phc = phc.clone();
-            std::thread::spawn(move || -> Result<Vec<Duration>> {
-                let hasher = PasswordHasher::new(policy)?;
-                let password = Password::new("alice-password".into())?;
-                // The first verify faults this thread's work area in; not a sample.
-                hasher.verify(&password, &phc)?;
-                let mut samples = Vec::new();
-                while std::time::Instant::now() < deadline {
-                    let t = thread_cpu_time();
-                    if !hasher.verify(&password, &phc)? {
-                        bail!("argon2 verify failed");
-                    }
-                    samples.push(thread_cpu_time() - t);
-                }
-                Ok(samples)
-            })
-        })
-        .collect();
     let mut samples = Vec::new();
-    for worker in workers {
-        samples.extend(
-            worker
-                .join()
-                .map_err(|_| anyhow::anyhow!("argon2 sharing thread panicked"))??,
-        );
+    while std::time::Instant::now() < deadline {
+        let t = thread_cpu_time();
+        if !hasher.verify(&password, &phc)? {
+            bail!("argon2 verify failed");
+        }
+        samples.push(thread_cpu_time() - t);
+    }
+    Ok(samples)
+}
+
+/// What one argon2 verify costs when `processes` of them share the cores, apart from
+/// anything a function does: `worker` (a command running [`argon2_samples_for`] and
+/// printing each sample in microseconds on a line of its own) started that many times
+/// at once. Processes, not threads, because a spike's instances are processes: on 2
+/// cores, 10 of them are time-sliced, each resuming with the shared L3 cache holding the
+/// others' work areas and in an address space of its own (measured here: 10 processes
+/// cost 5–10% more per verify than 10 threads of one process).
+pub fn argon2_shared_samples(
+    worker: &mut dyn FnMut() -> std::process::Command,
+    processes: usize,
+) -> Result<Vec<Duration>> {
+    let children = (0..processes.max(1))
+        .map(|_| {
+            worker()
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .context("starting an argon2 sharing process")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut samples = Vec::new();
+    for child in children {
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!("an argon2 sharing process failed: {}", output.status);
+        }
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            samples.push(Duration::from_micros(line.trim().parse()?));
+        }
     }
     Ok(samples)
 }
