@@ -14,6 +14,10 @@
 // FFI calls into the C reference implementation (libargon2 via argon2-sys).
 #![allow(unsafe_code)]
 
+// The handler tests' helpers, for `repo_path`.
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -24,6 +28,7 @@ use shared::auth::tokens::TokenType;
 use shared::config::{Settings, StoreKind, parse_password_policy};
 use shared::http::{Route, Services, handle};
 use shared::service::Lifetime;
+use support::repo_path;
 
 mod common;
 
@@ -41,7 +46,7 @@ fn main() {
         .build()
         .unwrap();
 
-    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/seed.json");
+    let seed = repo_path("events/seed.json");
     let services: Services = runtime
         .block_on(
             Settings {
@@ -70,10 +75,7 @@ fn main() {
 
     let parsed = PasswordHash::new(&phc).unwrap();
     let reference = argon2::Argon2::default();
-    let event = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/token-id/ok.json"),
-    )
-    .unwrap();
+    let event = std::fs::read_to_string(repo_path("events/token-id/ok.json")).unwrap();
 
     // The C reference on the same salt and parameters as the stored hash.
     let salt = {

@@ -4,6 +4,9 @@
 //! Budget: under 1 ms each. `cargo bench -p shared --bench requests`.
 
 mod common;
+// The handler tests' helpers, for `repo_path`.
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +19,7 @@ use shared::config::{Settings, StoreKind};
 use shared::domain::LoginKey;
 use shared::http::{Route, Services, handle};
 use shared::service::{Lifetime, LoginRequest};
+use support::repo_path;
 
 fn request(method: &str, route: Route, headers: &[(&str, &str)], body: Option<String>) -> Request {
     let mut builder = http::Request::builder().method(method).uri(route.path());
@@ -31,7 +35,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/seed.json");
+    let seed = repo_path("events/seed.json");
     let settings = Settings {
         seed_file: Some(seed),
         password_policy: PasswordPolicy::INSECURE_FAST,

@@ -11,11 +11,8 @@ use shared::config::{Settings, StoreKind};
 use shared::http::{Route, Services, handle};
 use shared::service::audit::MemoryAudit;
 
-fn repo_path(relative: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(relative)
-}
+mod support;
+use support::repo_path;
 
 async fn services() -> (Services, Arc<MemoryAudit>) {
     let settings = Settings {

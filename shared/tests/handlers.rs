@@ -9,11 +9,8 @@ use shared::clock::Clock as _;
 use shared::config::{Settings, StoreKind};
 use shared::http::{Route, Services, handle};
 
-fn repo_path(relative: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(relative)
-}
+mod support;
+use support::repo_path;
 
 async fn services() -> Services {
     Settings {

@@ -6,11 +6,35 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 /// Root of the repository (the workspace), independent of the test's working directory.
+///
+/// Found at run time when it can be: `scripts/test.sh` shares one target directory
+/// between every clone on a machine, and cargo takes a test binary built in one clone as
+/// fresh in another whose sources are older. Such a binary must read the files of the
+/// clone it runs in, not those of the clone it was built in. Cargo and nextest set
+/// `CARGO_MANIFEST_DIR` when they run a test; a tool started by hand looks from its
+/// working directory; the path compiled in is the last resort.
 pub fn repo_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .map_or_else(|| manifest.join(".."), Path::to_path_buf)
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok());
+    repo_root_above(start.as_deref()).unwrap_or_else(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        manifest
+            .parent()
+            .map_or_else(|| manifest.join(".."), Path::to_path_buf)
+    })
+}
+
+/// The repository `start` is in (or is), if any.
+fn repo_root_above(start: Option<&Path>) -> Option<PathBuf> {
+    start?
+        .ancestors()
+        .find(|d| is_repo_root(d))
+        .map(Path::to_path_buf)
+}
+
+fn is_repo_root(dir: &Path) -> bool {
+    dir.join("Cargo.lock").is_file() && dir.join("events/seed.json").is_file()
 }
 
 /// Path of a workspace binary, e.g. `workspace_binary("token-id")`: from the directory in
@@ -102,4 +126,39 @@ pub fn load_event(path_relative_to_repo: &str) -> Result<Value> {
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading event {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing event {} as JSON", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::TempDir;
+
+    #[test]
+    fn the_repository_is_found_from_any_directory_inside_another_clone() {
+        let clone = TempDir::new("other-clone").unwrap();
+        std::fs::create_dir_all(clone.0.join("events")).unwrap();
+        std::fs::create_dir_all(clone.0.join("tests/src")).unwrap();
+        std::fs::write(clone.0.join("Cargo.lock"), "").unwrap();
+        std::fs::write(clone.0.join("events/seed.json"), "{}").unwrap();
+        let inside = clone.0.join("tests/src");
+        assert_eq!(repo_root_above(Some(&inside)), Some(clone.0.clone()));
+        assert_eq!(repo_root_above(Some(&clone.0)), Some(clone.0.clone()));
+    }
+
+    #[test]
+    fn outside_any_clone_there_is_no_repository() {
+        let elsewhere = TempDir::new("not-a-clone").unwrap();
+        std::fs::create_dir_all(elsewhere.0.join("events")).unwrap();
+        // A Cargo.lock alone (any Rust project) is not this repository.
+        std::fs::write(elsewhere.0.join("Cargo.lock"), "").unwrap();
+        assert_eq!(repo_root_above(Some(&elsewhere.0)), None);
+        assert_eq!(repo_root_above(None), None);
+    }
+
+    #[test]
+    fn under_cargo_the_repository_is_this_clone() {
+        let root = repo_root();
+        assert!(is_repo_root(&root), "{}", root.display());
+        assert!(root.join("tests/src/paths.rs").is_file());
+    }
 }

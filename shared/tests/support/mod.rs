@@ -15,8 +15,15 @@ use shared::service::audit::MemoryAudit;
 use shared::service::seed::SeedFile;
 use shared::store::EmbeddedStore;
 
+/// A file of the repository. The package directory comes from the environment cargo
+/// and nextest run tests in, before the one compiled in: a test binary built in another
+/// clone (one target directory serves them all) must read this clone's files.
 pub fn repo_path(relative: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || env!("CARGO_MANIFEST_DIR").into(),
+            std::path::PathBuf::from,
+        )
         .join("..")
         .join(relative)
 }
