@@ -25,7 +25,9 @@ echo "echo-fn init: name=${AWS_LAMBDA_FUNCTION_NAME} version=${AWS_LAMBDA_FUNCTI
 echo "probe status $(curl -s -o /dev/null -w '%{http_code}' "http://${AWS_LAMBDA_RUNTIME_API}/does/not/exist")" >&2
 # Simulated cold start so the measured init time has a known lower bound.
 sleep 0.3
-headers="$(mktemp)"
+# Beside this script, in the test's scratch directory: the harness kills the runtime
+# (no EXIT trap then), and a file in /tmp would be left behind on every run.
+headers="$(dirname "$0")/headers.$$"
 trap 'rm -f "$headers"' EXIT
 header() { grep -i "^$1:" "$headers" | head -n 1 | cut -d' ' -f2- | tr -d '\r'; }
 while :; do
