@@ -73,6 +73,17 @@ pub fn thread_cpu_time() -> Duration {
     )
 }
 
+/// A tool's `--help`: the `//!` lines its source file opens with. A reader that stops
+/// early (`--help | head`) is not an error.
+pub fn print_module_doc(source: &str) {
+    let doc: String = source
+        .lines()
+        .map_while(|l| l.strip_prefix("//!"))
+        .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+        .collect();
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), doc.as_bytes());
+}
+
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }

@@ -11,19 +11,7 @@ use crate::thread_cpu_time;
 /// `runs` single-thread argon2 verifies at `policy` after a warm-up, in thread CPU time:
 /// what one verify costs a core, whatever else the machine runs.
 pub fn argon2_samples(policy: PasswordPolicy, runs: usize) -> Result<Vec<Duration>> {
-    let hasher = PasswordHasher::new(policy)?;
-    let password = Password::new("alice-password".into())?;
-    let phc = hasher.hash(&password)?;
-    hasher.verify(&password, &phc)?;
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let t = thread_cpu_time();
-        if !hasher.verify(&password, &phc)? {
-            bail!("argon2 verify failed");
-        }
-        samples.push(thread_cpu_time() - t);
-    }
-    Ok(samples)
+    verify_while(policy, |taken| taken < runs)
 }
 
 /// As [`argon2_samples`], on a fresh thread: a spike's tasks ran on this runtime's
@@ -34,17 +22,25 @@ pub fn argon2_samples_after(policy: PasswordPolicy, runs: usize) -> Result<Vec<D
         .map_err(|_| anyhow::anyhow!("argon2 yardstick thread panicked"))?
 }
 
-/// Argon2 verifies for `span` on this thread, in thread CPU time per verify; the first
-/// verify faults the work area in and is not a sample. One process of
-/// [`argon2_shared_samples`].
+/// Argon2 verifies for `span` on this thread, in thread CPU time per verify. One process
+/// of [`argon2_shared_samples`].
 pub fn argon2_samples_for(policy: PasswordPolicy, span: Duration) -> Result<Vec<Duration>> {
+    let deadline = std::time::Instant::now() + span;
+    verify_while(policy, |_| std::time::Instant::now() < deadline)
+}
+
+/// Verifies on this thread while `more(samples taken so far)`, each timed in thread CPU
+/// time. The first verify faults the work area in and is not a sample.
+fn verify_while(
+    policy: PasswordPolicy,
+    mut more: impl FnMut(usize) -> bool,
+) -> Result<Vec<Duration>> {
     let hasher = PasswordHasher::new(policy)?;
     let password = Password::new("alice-password".into())?;
     let phc = hasher.hash(&password)?;
     hasher.verify(&password, &phc)?;
-    let deadline = std::time::Instant::now() + span;
     let mut samples = Vec::new();
-    while std::time::Instant::now() < deadline {
+    while more(samples.len()) {
         let t = thread_cpu_time();
         if !hasher.verify(&password, &phc)? {
             bail!("argon2 verify failed");

@@ -20,12 +20,7 @@ use shared::config::parse_password_policy;
 fn main() -> Result<()> {
     let mut flags = Flags::from_env();
     if flags.switch("help") {
-        for line in include_str!("fault-in.rs")
-            .lines()
-            .map_while(|l| l.strip_prefix("//!"))
-        {
-            println!("{}", line.strip_prefix(' ').unwrap_or(line));
-        }
+        bench_tools::print_module_doc(include_str!("fault-in.rs"));
         return Ok(());
     }
     let policy = parse_password_policy(&flags.value("policy")?.unwrap_or_else(|| "owasp".into()))?;

@@ -86,12 +86,7 @@ struct Options {
 fn options() -> Result<Option<Options>> {
     let mut flags = Flags::from_env();
     if flags.switch("help") {
-        let doc: Vec<&str> = include_str!("lambda-spike.rs")
-            .lines()
-            .map_while(|l| l.strip_prefix("//!"))
-            .map(|l| l.strip_prefix(' ').unwrap_or(l))
-            .collect();
-        println!("{}", doc.join("\n"));
+        bench_tools::print_module_doc(include_str!("lambda-spike.rs"));
         return Ok(None);
     }
     // One process of the sharing-price measurement: this tool started again by itself.
